@@ -1,0 +1,176 @@
+/* The durable store (SQLite, WAL, synchronous=FULL): every table Gavel keeps, behind one API.
+ * Only the store's files include sqlite3.h; SQL lives nowhere else. */
+#ifndef GV_STORE_H
+#define GV_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "forum.h"
+
+typedef struct gv_store gv_store;
+
+/* ---- Opening, schema, transactions ---------------------------------------------------- */
+
+enum {
+  GV_STORE_CREATE = 1,      /* create the file if missing (else GV_ENOTFOUND) */
+  GV_STORE_NO_MIGRATE = 2,  /* refuse a database whose schema is older instead of migrating */
+};
+
+/* Opens (and migrates) the database at path. Checks WAL mode and synchronous=FULL and
+ * refuses to run otherwise; refuses a database written by a newer Gavel (GV_ESCHEMA).
+ * The caller owns *out (gv_store_close). */
+int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err);
+/* Closes the store (NULL is a no-op). */
+void gv_store_close(gv_store *s);
+/* The schema version recorded in the database / known to this build. */
+int gv_store_schema_version(gv_store *s);
+int gv_store_schema_latest(void);
+/* The database file's path. */
+const char *gv_store_path(const gv_store *s);
+
+/* Transactions. begin/commit/rollback nest only through savepoints. */
+int gv_store_begin(gv_store *s, gv_error *err);
+int gv_store_commit(gv_store *s, gv_error *err);
+void gv_store_rollback(gv_store *s);
+int gv_store_savepoint(gv_store *s, gv_error *err);
+int gv_store_release(gv_store *s, gv_error *err);
+void gv_store_rollback_to(gv_store *s);
+/* Non-zero inside a transaction. */
+int gv_store_in_tx(const gv_store *s);
+
+/* Writes a consistent copy of the database at src_path to dst_path (mode 0600) with
+ * SQLite's online backup, safe while a server writes to it. dst_path must not exist. */
+int gv_store_backup(const char *src_path, const char *dst_path, gv_error *err);
+
+/* Fault injection for tests: the nth write statement from now fails (0 disables). */
+void gv_store_fail_after(gv_store *s, int nth);
+
+/* ---- Forums and members --------------------------------------------------------------- */
+
+/* Creates or updates the forum (and adds its members). Must run inside a transaction. */
+int gv_store_forum_save(gv_store *s, const gv_forum *f, int64_t now, gv_error *err);
+/* Loads forum id. The caller owns *out. GV_ENOTFOUND if absent. */
+int gv_store_forum_load(gv_store *s, const char *id, gv_forum **out, gv_error *err);
+/* The id of the database's forum when it holds exactly one (the usual case). */
+int gv_store_forum_default(gv_store *s, char id[64], gv_error *err);
+
+/* ---- Users ------------------------------------------------------------------------------ */
+
+typedef struct gv_user {
+  int64_t id;
+  char forum_id[64];
+  char username[64];
+  char display_name[128];
+  char role[16];            /* secretariat, chair, delegate, observer */
+  char member[16];          /* for delegates; "" otherwise */
+  char password_hash[160];
+  int must_change_password;
+  int disabled;
+  char language[8];         /* fr or en */
+  char time_zone[64];       /* "" = the forum's */
+  char email[256];
+  char notify[8];           /* each, digest, none */
+  int64_t created_at;
+  int64_t updated_at;
+} gv_user;
+
+/* Inserts u (id is set on success). GV_EEXIST if the username is taken. In a transaction. */
+int gv_store_user_insert(gv_store *s, gv_user *u, gv_error *err);
+/* Writes every field of u back. In a transaction. */
+int gv_store_user_update(gv_store *s, const gv_user *u, gv_error *err);
+/* Looks a user up by id or by username (case-insensitive). GV_ENOTFOUND if absent. */
+int gv_store_user_get(gv_store *s, int64_t id, gv_user *out, gv_error *err);
+int gv_store_user_find(gv_store *s, const char *username, gv_user *out, gv_error *err);
+/* All users of a forum ordered by username; member filters to one state when not NULL.
+ * The caller frees *out. */
+int gv_store_user_list(gv_store *s, const char *forum_id, const char *member, gv_user **out,
+                       size_t *n, gv_error *err);
+
+/* Ends every session of the user (revoked_at = now). */
+int gv_store_session_revoke_user(gv_store *s, int64_t user_id, int64_t now, gv_error *err);
+
+/* ---- Meetings --------------------------------------------------------------------------- */
+
+typedef struct gv_meeting {
+  int64_t id;
+  char forum_id[64];
+  char *title;              /* JSON text: a string or {fr, en}; owned */
+  char place[256];
+  char starts_on[11];       /* YYYY-MM-DD */
+  char ends_on[11];
+  int64_t agenda_adopted_at; /* 0 if not adopted */
+  int64_t created_at;
+} gv_meeting;
+
+void gv_meeting_clear(gv_meeting *m);
+int gv_store_meeting_insert(gv_store *s, gv_meeting *m, int64_t created_by, gv_error *err);
+int gv_store_meeting_get(gv_store *s, int64_t id, gv_meeting *out, gv_error *err);
+/* Meetings of a forum by start date. Free each with gv_meeting_clear, then free(*out). */
+int gv_store_meeting_list(gv_store *s, const char *forum_id, gv_meeting **out, size_t *n,
+                          gv_error *err);
+int gv_store_meeting_set_agenda_adopted(gv_store *s, int64_t id, int64_t at, gv_error *err);
+
+/* ---- Events (the append-only record) ---------------------------------------------------- */
+
+typedef struct gv_event {
+  int64_t id;
+  char forum_id[64];
+  int64_t item_id;          /* 0 for forum-level events */
+  const char *kind;         /* create, action, timer, account, meeting, config */
+  const char *action;
+  int64_t actor_id;         /* 0 for the engine */
+  const char *member;       /* NULL if none */
+  int64_t at;
+  const char *from_state;   /* NULL if none */
+  const char *to_state;
+  const char *params;       /* JSON text */
+  int sealed;
+} gv_event;
+
+/* Appends an event; sets e->id. In a transaction. */
+int gv_store_event_insert(gv_store *s, gv_event *e, gv_error *err);
+
+/* ---- Outbox ----------------------------------------------------------------------------- */
+
+typedef struct gv_outbox_row {
+  int64_t id;
+  char forum_id[64];
+  int64_t event_id;
+  int64_t item_id;
+  const char *topic;
+  const char *audience;     /* JSON */
+  const char *payload;      /* JSON */
+  int64_t created_at;
+} gv_outbox_row;
+
+/* Appends a row for plugins; in the caller's transaction. */
+int gv_store_outbox_insert(gv_store *s, gv_outbox_row *r, gv_error *err);
+/* Rows with id > after_id, at most limit, as a JSON array of objects; caller owns it. */
+int gv_store_outbox_list(gv_store *s, int64_t after_id, int limit, json_t **out, gv_error *err);
+/* Number of outbox rows with id > after_id. */
+int64_t gv_store_outbox_count_after(gv_store *s, int64_t after_id);
+
+/* ---- Incidents -------------------------------------------------------------------------- */
+
+typedef struct gv_incident {
+  const char *forum_id;
+  int64_t item_id;
+  const char *workflow;
+  int64_t version_id;
+  const char *action;
+  int64_t actor_id;
+  const char *kind;         /* script_error, instruction_limit, memory_limit, ... */
+  const char *message;
+  int64_t at;
+} gv_incident;
+
+/* Records an incident in its own transaction (so it survives the action's rollback)
+ * unless a transaction is open, in which case it joins it. */
+int gv_store_incident_insert(gv_store *s, const gv_incident *inc, gv_error *err);
+/* The most recent incidents first, as a JSON array; caller owns it. */
+int gv_store_incident_list(gv_store *s, int limit, json_t **out, gv_error *err);
+
+#endif

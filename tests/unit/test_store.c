@@ -1,0 +1,231 @@
+/* Tests of the store: migrations, refusing newer schemas, durability settings, transactions, backup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "accounts.h"
+#include "forum.h"
+#include "gvtime.h"
+#include "store.h"
+#include "testutil.h"
+
+static gv_forum *load_midiocc(void) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/workflows/forums/midiocc.lua", tu_source_dir());
+  gv_forum *f = NULL;
+  gv_error err;
+  assert_int_equal(gv_forum_load_file(path, &f, &err), GV_OK);
+  return f;
+}
+
+static void raw_exec(const char *db, const char *sql) {
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+}
+
+static void raw_text(const char *db, const char *sql, char *out, size_t size) {
+  sqlite3 *h;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+  out[0] = '\0';
+  if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
+static void test_create_migrates_and_records(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  assert_int_equal(gv_store_open(db, 0, &s, &err), GV_ENOTFOUND);
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_schema_version(s), gv_store_schema_latest());
+  gv_store_close(s);
+  char v[64];
+  raw_text(db, "SELECT count(*) FROM migrations", v, sizeof v);
+  assert_int_equal(atoi(v), gv_store_schema_latest());
+  raw_text(db, "PRAGMA journal_mode", v, sizeof v);
+  assert_string_equal(v, "wal");
+  /* Reopening runs nothing again. */
+  assert_int_equal(gv_store_open(db, 0, &s, &err), GV_OK);
+  gv_store_close(s);
+  raw_text(db, "SELECT count(*) FROM migrations", v, sizeof v);
+  assert_int_equal(atoi(v), gv_store_schema_latest());
+  tu_rmdir(dir);
+}
+
+static void test_newer_schema_refused(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  gv_store_close(s);
+  char sql[200];
+  snprintf(sql, sizeof sql, "INSERT INTO migrations VALUES (%d, 'from the future', 0)", gv_store_schema_latest() + 1);
+  raw_exec(db, sql);
+  assert_int_equal(gv_store_open(db, 0, &s, &err), GV_ESCHEMA);
+  assert_null(s);
+  assert_non_null(strstr(err.message, "newer Gavel"));
+  tu_rmdir(dir);
+}
+
+static void test_wal_required(void **state) {
+  gv_store *s = NULL;
+  gv_error err;
+  /* An in-memory database cannot use write-ahead logging: refused. */
+  assert_int_equal(gv_store_open(":memory:", GV_STORE_CREATE, &s, &err), GV_ESTORE);
+  assert_null(s);
+  assert_non_null(strstr(err.message, "write-ahead logging"));
+}
+
+static void test_synchronous_full_and_foreign_keys(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  /* Foreign keys are enforced: a delegate of an unknown state cannot be stored. */
+  gv_user u = {0};
+  snprintf(u.forum_id, sizeof u.forum_id, "midiocc");
+  snprintf(u.username, sizeof u.username, "zz.delegate");
+  snprintf(u.display_name, sizeof u.display_name, "x");
+  snprintf(u.role, sizeof u.role, "delegate");
+  snprintf(u.member, sizeof u.member, "ZZ");
+  snprintf(u.password_hash, sizeof u.password_hash, "x");
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_not_equal(gv_store_user_insert(s, &u, &err), GV_OK);
+  gv_store_rollback(s);
+  gv_store_close(s);
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
+static void test_rollback_and_fault_injection(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+
+  gv_user u = {0};
+  snprintf(u.username, sizeof u.username, "km.second");
+  snprintf(u.role, sizeof u.role, "delegate");
+  snprintf(u.member, sizeof u.member, "KM");
+  snprintf(u.password_hash, sizeof u.password_hash, "x");
+  /* The account row is written, then the event write fails: nothing remains. */
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  gv_store_fail_after(s, 2);
+  assert_int_equal(gv_account_create(s, f, 0, &u, 2000, NULL, &err), GV_ESTORE);
+  gv_store_rollback(s);
+  gv_user got;
+  assert_int_equal(gv_store_user_find(s, "km.second", &got, &err), GV_ENOTFOUND);
+  /* Without the fault it is created, with its event and the notice to KM's delegates. */
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  u.id = 0;
+  assert_int_equal(gv_account_create(s, f, 0, &u, 2000, NULL, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  assert_int_equal(gv_store_user_find(s, "KM.SECOND", &got, &err), GV_OK);
+  assert_string_equal(got.member, "KM");
+  gv_store_close(s);
+  char v[512];
+  raw_text(db, "SELECT action || ' ' || member FROM events", v, sizeof v);
+  assert_string_equal(v, "account.created KM");
+  raw_text(db, "SELECT topic FROM outbox", v, sizeof v);
+  assert_string_equal(v, "account.added_to_member");
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
+static void test_savepoints_isolate(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  const char *names[] = {"a.one", "b.two", "c.three"};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(gv_store_savepoint(s, &err), GV_OK);
+    gv_user u = {0};
+    snprintf(u.username, sizeof u.username, "%s", names[i]);
+    snprintf(u.role, sizeof u.role, "observer");
+    snprintf(u.password_hash, sizeof u.password_hash, "x");
+    assert_int_equal(gv_account_create(s, f, 0, &u, 1, NULL, &err), GV_OK);
+    if (i == 1) gv_store_rollback_to(s);
+    else assert_int_equal(gv_store_release(s, &err), GV_OK);
+  }
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  gv_user got;
+  assert_int_equal(gv_store_user_find(s, "a.one", &got, &err), GV_OK);
+  assert_int_equal(gv_store_user_find(s, "b.two", &got, &err), GV_ENOTFOUND);
+  assert_int_equal(gv_store_user_find(s, "c.three", &got, &err), GV_OK);
+  gv_store_close(s);
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
+static void test_backup_consistent_and_private(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db"), *out = tu_path(dir, "copy.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  /* A write transaction is open (uncommitted) while the backup runs. */
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  gv_user u = {0};
+  snprintf(u.username, sizeof u.username, "pending.user");
+  snprintf(u.role, sizeof u.role, "observer");
+  snprintf(u.password_hash, sizeof u.password_hash, "x");
+  assert_int_equal(gv_account_create(s, f, 0, &u, 1, NULL, &err), GV_OK);
+  assert_int_equal(gv_store_backup(db, out, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  struct stat st;
+  assert_int_equal(stat(out, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  char v[64];
+  raw_text(out, "SELECT count(*) FROM forums", v, sizeof v);
+  assert_string_equal(v, "1");
+  raw_text(out, "SELECT count(*) FROM users", v, sizeof v);
+  assert_string_equal(v, "0"); /* the uncommitted account is not in the copy */
+  /* An existing file is never overwritten. */
+  assert_int_equal(gv_store_backup(db, out, &err), GV_EIO);
+  gv_store_close(s);
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_create_migrates_and_records),
+      cmocka_unit_test(test_newer_schema_refused),
+      cmocka_unit_test(test_wal_required),
+      cmocka_unit_test(test_synchronous_full_and_foreign_keys),
+      cmocka_unit_test(test_rollback_and_fault_injection),
+      cmocka_unit_test(test_savepoints_isolate),
+      cmocka_unit_test(test_backup_consistent_and_private),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
