@@ -152,3 +152,33 @@ int gv_account_set_role(gv_store *s, const gv_forum *f, int64_t actor_id, gv_use
   if (rc == GV_OK && event_id) *event_id = eid;
   return rc;
 }
+
+size_t gv_demo_users(const gv_forum *f, gv_demo_user *out) {
+  static const struct { const char *name, *role, *display, *lang; } fixed[] = {
+      {"secretariat", "secretariat", "Secretariat", "en"},
+      {"chair", "chair", "Acting chair", "fr"},
+      {"observer", "observer", "Observer", "en"}};
+  size_t n = 0;
+  for (size_t i = 0; i < 3; i++, n++) {
+    memset(&out[n], 0, sizeof out[n]);
+    snprintf(out[n].username, sizeof out[n].username, "%s", fixed[i].name);
+    snprintf(out[n].role, sizeof out[n].role, "%s", fixed[i].role);
+    snprintf(out[n].display_name, sizeof out[n].display_name, "%s", fixed[i].display);
+    snprintf(out[n].language, sizeof out[n].language, "%s", fixed[i].lang);
+  }
+  if (!f->chair_appointed) snprintf(out[1].display_name, sizeof out[1].display_name, "%s", gv_i18n_get(&f->chair_title, "en"));
+  else snprintf(out[1].display_name, sizeof out[1].display_name, "Chair");
+  for (size_t i = 0; i < f->nmembers; i++, n++) {
+    memset(&out[n], 0, sizeof out[n]);
+    char lower[16];
+    size_t k;
+    for (k = 0; f->members[i].code[k] && k < sizeof lower - 1; k++) lower[k] = (char)tolower((unsigned char)f->members[i].code[k]);
+    lower[k] = '\0';
+    snprintf(out[n].username, sizeof out[n].username, "%s.delegate", lower);
+    snprintf(out[n].role, sizeof out[n].role, "delegate");
+    snprintf(out[n].member, sizeof out[n].member, "%s", f->members[i].code);
+    snprintf(out[n].display_name, sizeof out[n].display_name, "Delegate of %s", gv_i18n_get(&f->members[i].name, "en"));
+    snprintf(out[n].language, sizeof out[n].language, "%s", f->nlanguages ? f->languages[0] : "en");
+  }
+  return n;
+}

@@ -36,4 +36,18 @@ int gv_account_set_role(gv_store *s, const gv_forum *f, int64_t actor_id, gv_use
                         const char *role, const char *member, int64_t now, int64_t *event_id,
                         gv_error *err);
 
+/* The demo accounts every forum gets with `gavel init --demo` (and scenario tests):
+ * secretariat, chair (acting chair), observer and one delegate per member, named
+ * "<code>.delegate" in lowercase. */
+typedef struct gv_demo_user {
+  char username[64];
+  char role[16];
+  char member[16];
+  char display_name[128];
+  char language[8];
+} gv_demo_user;
+
+/* Fills out (room for 3 + f->nmembers entries) and returns how many. */
+size_t gv_demo_users(const gv_forum *f, gv_demo_user *out);
+
 #endif

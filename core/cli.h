@@ -54,6 +54,11 @@ const char *gv_cli_workflows_dir(void);
 /* Reads one line (a password) from stdin into buf, without the newline. */
 int gv_cli_read_line(char *buf, size_t size);
 
+/* Registers the shipped workflows (gv_cli_workflows_dir) in the database at db_path:
+ * new or changed files become the versions new items use. Prints mistakes; returns 0
+ * when every file loaded. */
+int gv_cli_register_workflows(const char *db_path);
+
 /* Command tables of each part of the CLI (NULL-terminated arrays). */
 extern const gv_cmd gv_cli_admin_cmds[];
 extern const gv_cmd gv_cli_workflow_cmds[];

@@ -2,6 +2,7 @@
 #include "accounts.h"
 #include "cli.h"
 #include "crypto.h"
+#include "engine.h"
 #include "gvtime.h"
 
 #include <jansson.h>
@@ -52,22 +53,6 @@ static void new_password(char out[32]) {
 
 /* ---- init --------------------------------------------------------------------------------- */
 
-typedef struct demo_user {
-  const char *username, *role, *member, *name, *lang;
-} demo_user;
-
-static const demo_user demo_users[] = {
-    {"secretariat", "secretariat", NULL, "Secretariat", "en"},
-    {"chair", "chair", NULL, "Acting chair", "fr"},
-    {"observer", "observer", NULL, "Observer", "en"},
-    {"km.delegate", "delegate", "KM", "Delegate of Comoros", "fr"},
-    {"mg.delegate", "delegate", "MG", "Delegate of Madagascar", "fr"},
-    {"mu.delegate", "delegate", "MU", "Delegate of Mauritius", "en"},
-    {"re.delegate", "delegate", "RE", "Delegate of France/Réunion", "fr"},
-    {"sc.delegate", "delegate", "SC", "Delegate of Seychelles", "en"},
-};
-
-int gv_cli_init_workflows(gv_store *s, const gv_forum *f, const char *dir, gv_error *err);
 
 static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   const char *db = gv_cli_val(opts, "db", NULL);
@@ -109,10 +94,11 @@ static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   chmod(db, 0600);
   int64_t now = gv_time_real_ms();
   int rc = 1;
-  size_t nusers = demo ? sizeof demo_users / sizeof demo_users[0] : 0;
-  hash_job jobs[sizeof demo_users / sizeof demo_users[0]];
-  char passwords[sizeof demo_users / sizeof demo_users[0]][32];
-  int create[sizeof demo_users / sizeof demo_users[0]];
+  gv_demo_user *demo_users = calloc(3 + f->nmembers, sizeof *demo_users);
+  size_t nusers = demo ? gv_demo_users(f, demo_users) : 0;
+  hash_job *jobs = calloc(nusers + 1, sizeof *jobs);
+  char (*passwords)[32] = calloc(nusers + 1, sizeof *passwords);
+  int *create = calloc(nusers + 1, sizeof *create);
   size_t ncreate = 0;
   for (size_t i = 0; i < nusers; i++) {
     gv_user existing;
@@ -134,15 +120,15 @@ static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
     gv_user u = {0};
     snprintf(u.username, sizeof u.username, "%s", demo_users[i].username);
     snprintf(u.role, sizeof u.role, "%s", demo_users[i].role);
-    snprintf(u.member, sizeof u.member, "%s", demo_users[i].member ? demo_users[i].member : "");
-    snprintf(u.display_name, sizeof u.display_name, "%s", demo_users[i].name);
-    snprintf(u.language, sizeof u.language, "%s", demo_users[i].lang);
+    snprintf(u.member, sizeof u.member, "%s", demo_users[i].member);
+    snprintf(u.display_name, sizeof u.display_name, "%s", demo_users[i].display_name);
+    snprintf(u.language, sizeof u.language, "%s", demo_users[i].language);
     snprintf(u.email, sizeof u.email, "%s@%s.example", demo_users[i].username, f->id);
     snprintf(u.password_hash, sizeof u.password_hash, "%s", jobs[j++].hash);
     if (gv_account_create(s, f, 0, &u, now, NULL, &err) != GV_OK) goto fail;
   }
-  if (gv_cli_init_workflows(s, f, gv_cli_workflows_dir(), &err) != GV_OK) goto fail;
   if (gv_store_commit(s, &err) != GV_OK) { gv_cli_fail(&err); goto done; }
+  if (gv_cli_register_workflows(db) != 0) goto done;
   printf("%s %s: forum %s (%s), %zu members, time zone %s\n", existed ? "updated" : "created", db,
          f->id, f->short_name, f->nmembers, f->time_zone);
   if (ncreate) {
@@ -150,7 +136,7 @@ static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
     for (size_t i = 0; i < nusers; i++)
       if (create[i])
         printf("  %-12s %-12s %-4s password: %s\n", demo_users[i].username, demo_users[i].role,
-               demo_users[i].member ? demo_users[i].member : "", passwords[i]);
+               demo_users[i].member, passwords[i]);
   } else if (demo) {
     printf("demo users already exist; their passwords are unchanged\n");
   }
@@ -160,6 +146,10 @@ fail:
   gv_store_rollback(s);
   gv_cli_fail(&err);
 done:
+  free(demo_users);
+  free(jobs);
+  free(passwords);
+  free(create);
   gv_store_close(s);
   gv_forum_free(f);
   return rc;

@@ -28,6 +28,8 @@ static const char KEY_FROZEN = 'f';   /* weak set of frozen tables -> shadow */
 static const char KEY_RESTORE = 'r';  /* array of {fn, index, value} */
 static const char KEY_REJECT = 'x';   /* metatable of structured errors */
 static const char KEY_SEEN = 's';     /* upvalue ids already recorded */
+static const char KEY_SYSTEM = 'y';   /* host tables never frozen (environment metatables) */
+static const char KEY_RESTORE_T = 't'; /* array of {table, snapshot} restored after actions */
 
 void gv_sandbox_limits_default(gv_sandbox_limits *l) {
   l->memory_bytes = 64u << 20;
@@ -163,6 +165,24 @@ int gv_sandbox_next(lua_State *L, int idx) {
   return more;
 }
 
+void gv_sandbox_mark_system(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SYSTEM);
+  lua_pushvalue(L, idx);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+static int is_system(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SYSTEM);
+  lua_pushvalue(L, idx);
+  int yes = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return yes;
+}
+
 static int frozen_newindex(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING && lua_getmetatable(L, 1)) {
     lua_getfield(L, -1, "__genv");
@@ -241,8 +261,51 @@ static int freeze_function(gv_sandbox *sb, int idx, int depth, gv_error *err) {
   return GV_OK;
 }
 
+/* A table used as a metatable must stay raw-readable (Lua reads metamethods raw), so it
+ * is not turned into a proxy: its contents are snapshotted and put back after every
+ * action instead, and what it holds is frozen. */
+static int freeze_meta(gv_sandbox *sb, int idx, int depth, gv_error *err) {
+  lua_State *L = sb->L;
+  idx = lua_absindex(L, idx);
+  if (is_system(L, idx)) return GV_OK;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SEEN);
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) != LUA_TNIL) {
+    lua_pop(L, 2);
+    return GV_OK;
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, idx);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_RESTORE_T);
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, 1);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_rawseti(L, -2, 2);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+  int rc = GV_OK;
+  lua_pushnil(L);
+  while (rc == GV_OK && lua_next(L, idx)) {
+    if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION) rc = freeze_value(sb, -1, depth + 1, err);
+    lua_pop(L, 1);
+  }
+  if (rc != GV_OK) lua_pop(L, 1);
+  return rc;
+}
+
 static int freeze_table(gv_sandbox *sb, int idx, int depth, gv_error *err) {
   lua_State *L = sb->L;
+  if (is_system(L, idx)) return GV_OK;
   if (frozen_shadow(L, idx)) {
     lua_pop(L, 1);
     return GV_OK;
@@ -304,7 +367,7 @@ static int freeze_table(gv_sandbox *sb, int idx, int depth, gv_error *err) {
     lua_pop(L, 1);
   }
   if (rc == GV_OK && lua_getmetatable(L, shadow)) {
-    rc = freeze_value(sb, -1, depth + 1, err);
+    rc = freeze_meta(sb, -1, depth + 1, err);
     lua_pop(L, 1);
   }
   lua_settop(L, t);
@@ -339,8 +402,47 @@ int gv_sandbox_freeze(gv_sandbox *sb, int idx, gv_error *err) {
   return freeze_value(sb, idx, 0, err);
 }
 
+static void restore_tables(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_RESTORE_T);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    int t = lua_gettop(L) - 1, snap = t + 1;
+    /* Drop keys the snapshot lacks (collected first), then put every value back. */
+    lua_newtable(L);
+    int extra = lua_gettop(L);
+    lua_Integer ne = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, snap) == LUA_TNIL) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, extra, ++ne);
+      }
+      lua_pop(L, 1);
+    }
+    for (lua_Integer k = 1; k <= ne; k++) {
+      lua_rawgeti(L, extra, k);
+      lua_pushnil(L);
+      lua_rawset(L, t);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, snap)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, t);
+    }
+    lua_settop(L, t - 2);
+  }
+  lua_pop(L, 1);
+}
+
 void gv_sandbox_restore(gv_sandbox *sb) {
   lua_State *L = sb->L;
+  restore_tables(L);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_RESTORE);
   lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
   for (lua_Integer i = 1; i <= n; i++) {
@@ -688,6 +790,14 @@ gv_sandbox *gv_sandbox_new(const gv_sandbox_limits *limits) {
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SEEN);
   lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_RESTORE_T);
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SYSTEM);
+  lua_newtable(L);
   lua_pushliteral(L, "error");
   lua_setfield(L, -2, "__metatable");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_REJECT);
@@ -765,6 +875,7 @@ int gv_sandbox_load(gv_sandbox *sb, const char *chunkname, const char *src, size
   lua_setfield(L, -2, "__index");
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "__genv");
+  gv_sandbox_mark_system(L, -1);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_setupvalue(L, -3, 1);

@@ -53,6 +53,10 @@ int gv_sandbox_call(gv_sandbox *sb, int nargs, int nresults, gv_error *err, char
  * so gv_sandbox_restore can put them back after every action. */
 int gv_sandbox_freeze(gv_sandbox *sb, int idx, gv_error *err);
 
+/* Marks the table at idx as the host's own (e.g. an environment's metatable): freezing
+ * leaves it alone. Scripts must have no way to reach it. */
+void gv_sandbox_mark_system(lua_State *L, int idx);
+
 /* Puts every recorded upvalue back to its frozen value. */
 void gv_sandbox_restore(gv_sandbox *sb);
 

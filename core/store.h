@@ -173,4 +173,110 @@ int gv_store_incident_insert(gv_store *s, const gv_incident *inc, gv_error *err)
 /* The most recent incidents first, as a JSON array; caller owns it. */
 int gv_store_incident_list(gv_store *s, int limit, json_t **out, gv_error *err);
 
+/* ---- Items, positions, timers, counters, workflow versions --------------------------- */
+
+typedef struct gv_item_row {
+  int64_t id;
+  char forum_id[64];
+  char workflow[64];
+  int64_t version_id;
+  char *title;              /* JSON text; owned */
+  char state[64];
+  char *data;               /* JSON object text; owned */
+  int64_t meeting_id;       /* 0 if none */
+  int64_t created_by;
+  char member[16];          /* the creator's state, if a delegate created it */
+  int sealed;
+  int64_t created_at;
+  int64_t updated_at;
+} gv_item_row;
+
+void gv_item_row_clear(gv_item_row *r);
+/* Inserts r (sets r->id). In a transaction. */
+int gv_store_item_insert(gv_store *s, gv_item_row *r, gv_error *err);
+/* Reads item id into out (clear it with gv_item_row_clear). GV_ENOTFOUND if absent. */
+int gv_store_item_get(gv_store *s, int64_t id, gv_item_row *out, gv_error *err);
+/* Writes state, data, meeting, sealed and updated_at back. */
+int gv_store_item_update(gv_store *s, const gv_item_row *r, gv_error *err);
+
+typedef struct gv_item_filter {
+  const char *forum_id;
+  const char *workflow;     /* NULL: any */
+  const char *state;
+  int64_t meeting_id;       /* 0: any */
+  int64_t after_id;         /* pagination: ids greater than this */
+  int limit;
+} gv_item_filter;
+/* Item rows matching the filter, by id. Free each with gv_item_row_clear, then free(*out). */
+int gv_store_item_list(gv_store *s, const gv_item_filter *f, gv_item_row **out, size_t *n, gv_error *err);
+
+typedef struct gv_position_row {
+  int64_t item_id;
+  const char *member;
+  const char *stance;
+  const char *statement;
+  int64_t actor_id;
+  int on_behalf;
+  const char *reference;
+  int64_t event_id;
+  int64_t at;
+} gv_position_row;
+
+int gv_store_position_insert(gv_store *s, const gv_position_row *p, gv_error *err);
+/* The latest position of each member as {MEMBER: {stance, statement, at, actor, on_behalf,
+ * reference, event_id}}; with history, every position oldest first as an array. */
+int gv_store_positions(gv_store *s, int64_t item_id, int history, json_t **out, gv_error *err);
+
+typedef struct gv_timer_row {
+  int64_t id;
+  int64_t item_id;
+  char name[96];
+  int64_t due_at;
+} gv_timer_row;
+
+/* Arms (or moves) the pending timer name of an item. */
+int gv_store_timer_set(gv_store *s, int64_t item_id, const char *name, int64_t due_at, gv_error *err);
+/* Cancels the item's pending timers whose names start with prefix ("" = all). */
+int gv_store_timer_cancel(gv_store *s, int64_t item_id, const char *prefix, gv_error *err);
+/* The due time of the item's timer name: the pending one, else the last fired one.
+ * GV_ENOTFOUND if it never existed. */
+int gv_store_timer_due(gv_store *s, int64_t item_id, const char *name, int64_t *due_at, gv_error *err);
+/* Pending timers due at or before now, earliest first (at most limit); item_id 0 = any item. */
+int gv_store_timers_due(gv_store *s, int64_t item_id, int64_t now, int limit, gv_timer_row **out, size_t *n,
+                        gv_error *err);
+int gv_store_timer_fired(gv_store *s, int64_t id, int64_t fired_at, int64_t event_id, gv_error *err);
+/* The earliest pending due time, or INT64_MAX. */
+int64_t gv_store_timer_next_due(gv_store *s);
+/* Number of pending timers. */
+int64_t gv_store_timer_pending_count(gv_store *s);
+/* The item's pending timers as {name: due_at} */
+int gv_store_timers_of(gv_store *s, int64_t item_id, json_t **out, gv_error *err);
+
+/* Gapless numbering: the next value of counter name for forum and year (1, 2, ...), in
+ * the caller's transaction. */
+int gv_store_counter_next(gv_store *s, const char *forum_id, const char *name, int year, int64_t *out,
+                          gv_error *err);
+
+/* Stores a workflow version (if its hash is new). Sets *id; *created is 1 if inserted. */
+int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, const char *source,
+                           const char *path, int64_t now, int64_t *id, int *created, gv_error *err);
+/* Reads a stored version; the caller frees *name, *source and *path. */
+int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **path, char sha256[65],
+                           gv_error *err);
+/* The version new items of workflow name use in forum. */
+int gv_store_wfcurrent_set(gv_store *s, const char *forum_id, const char *name, int64_t version_id,
+                           int64_t now, gv_error *err);
+int gv_store_wfcurrent_get(gv_store *s, const char *forum_id, const char *name, int64_t *version_id,
+                           gv_error *err);
+/* [{name, version_id, sha256, path, updated_at, items, versions: [{id, sha256, items}]}] */
+int gv_store_wfcurrent_list(gv_store *s, const char *forum_id, json_t **out, gv_error *err);
+
+/* ---- Events for readers ---------------------------------------------------------------- */
+
+/* Events of an item (item_id > 0) or of the forum (item_id 0: every event) with id > after_id,
+ * oldest first, at most limit, as [{id, item_id, kind, action, actor_id, actor, member, at,
+ * from_state, to_state, params (parsed), sealed}]. */
+int gv_store_events(gv_store *s, const char *forum_id, int64_t item_id, int64_t after_id, int limit,
+                    json_t **out, gv_error *err);
+
 #endif

@@ -1,0 +1,261 @@
+-- Decisions: recorded by the chair in a meeting, or adopted by the silence procedure.
+--
+-- In a meeting the chair records the outcome (adopted by consensus, adopted with
+-- reservations, not adopted, deferred). Between meetings the secretariat circulates
+-- the text under silence: unless a state breaks silence with a written objection
+-- before the deadline, the decision is adopted by silence when the deadline passes,
+-- automatically. Adopted decisions are numbered per forum and year (MiDIOCC/2026/1).
+
+local OUTCOMES = { "adopted_by_consensus", "adopted_with_reservations", "not_adopted", "deferred" }
+
+local function add_version(item, text, note, by)
+  local versions = item.data.versions or {}
+  versions[#versions + 1] = { version = #versions + 1, text = text, note = note, by = by, at = now() }
+  item.data.versions = versions
+  item.data.text = text
+end
+
+local function adopt(item, outcome)
+  item.data.outcome = outcome
+  item.data.number = item:next_number("decision")
+  item.data.adopted_at = now()
+end
+
+local function record_objection(item, objection)
+  local objections = item.data.objections or {}
+  objection.round = item.data.silence.round
+  objections[#objections + 1] = objection
+  item.data.objections = objections
+  item.data.silence.broken_by = objection.member
+  item.data.silence.broken_at = now()
+end
+
+workflow "decision" {
+  title = { en = "Decision", fr = "Décision" },
+  states = {
+    "open", "under_silence", "silence_broken",
+    "adopted_by_silence", "adopted_by_consensus", "adopted_with_reservations",
+    "not_adopted", "deferred", "withdrawn",
+  },
+  labels = {
+    open                      = { en = "Open", fr = "Ouverte" },
+    under_silence             = { en = "Under silence procedure", fr = "En procédure d'approbation tacite" },
+    silence_broken            = { en = "Silence broken", fr = "Silence rompu" },
+    adopted_by_silence        = { en = "Adopted by silence procedure", fr = "Adoptée par procédure d'approbation tacite" },
+    adopted_by_consensus      = { en = "Adopted by consensus", fr = "Adoptée par consensus" },
+    adopted_with_reservations = { en = "Adopted with reservations", fr = "Adoptée avec réserves" },
+    not_adopted               = { en = "Not adopted", fr = "Non adoptée" },
+    deferred                  = { en = "Deferred", fr = "Reportée" },
+    withdrawn                 = { en = "Withdrawn", fr = "Retirée" },
+  },
+
+  create {
+    by = "secretariat",
+    params = {
+      text    = text { required = true, max = 50000, label = { en = "Decision text", fr = "Texte de la décision" } },
+      meeting = meeting_ref { label = { en = "Meeting", fr = "Réunion" } },
+      draft   = object {
+                  item    = item_ref { required = true, workflow = "draft" },
+                  version = integer { required = true, min = 1 },
+                  label = { en = "From draft version", fr = "Version du projet" } },
+    },
+    to = "open",
+    run = function(item, p, caller)
+      if p.draft then
+        local d = gavel.item(p.draft.item)
+        if not d.data.versions or not d.data.versions[p.draft.version] then
+          reject("draft.version", "draft " .. p.draft.item .. " has no version " .. p.draft.version)
+        end
+      end
+      add_version(item, p.text, nil, caller.username)
+    end,
+  },
+
+  action "revise" {
+    label = { en = "Revise the text", fr = "Réviser le texte" },
+    by = "secretariat",
+    from = { "open", "silence_broken" },
+    params = {
+      text = text { required = true, max = 50000, label = { en = "New text", fr = "Nouveau texte" } },
+      note = str { max = 2000, label = { en = "What changed", fr = "Modifications" } },
+    },
+    run = function(item, p, caller)
+      add_version(item, p.text, p.note, caller.username)
+    end,
+  },
+
+  action "refer_to_meeting" {
+    label = { en = "Refer to a meeting", fr = "Renvoyer à une réunion" },
+    by = "secretariat",
+    from = { "open", "silence_broken" },
+    to = "open",
+    params = { meeting = meeting_ref { required = true, label = { en = "Meeting", fr = "Réunion" } } },
+    run = function(item, p)
+      item:set_meeting(p.meeting)
+    end,
+  },
+
+  action "record_outcome" {
+    label = { en = "Record the outcome", fr = "Consigner la décision" },
+    by = "chair",                 -- or whoever the forum names while there is no chair
+    from = { "open", "silence_broken" },
+    to = OUTCOMES,
+    notify = "all",
+    params = {
+      outcome      = enum { "adopted_by_consensus", "adopted_with_reservations", "not_adopted", "deferred",
+                            required = true, label = { en = "Outcome", fr = "Résultat" } },
+      text         = text { max = 50000, label = { en = "Text as adopted", fr = "Texte adopté" } },
+      reservations = list { max = 100, of = object {
+                              member = member { required = true },
+                              text   = str { required = true, max = 20000 } },
+                            label = { en = "Reservations", fr = "Réserves" } },
+      present      = list { of = member {}, max = 200,
+                            label = { en = "Members present", fr = "Membres présents" } },
+    },
+    run = function(item, p, caller)
+      local reservations = p.reservations or {}
+      if p.outcome == "adopted_with_reservations" and #reservations == 0 then
+        reject("reservations", "adopted_with_reservations needs at least one reservation (member and text)")
+      end
+      if p.outcome ~= "adopted_with_reservations" and #reservations > 0 then
+        reject("reservations", "reservations are recorded only with the outcome adopted_with_reservations")
+      end
+      local quorum = forum.rules.quorum or 0
+      if quorum > 0 and (p.outcome == "adopted_by_consensus" or p.outcome == "adopted_with_reservations") then
+        if not p.present or #p.present < quorum then
+          reject("present", "a decision needs " .. quorum .. " members present; list them in present")
+        end
+      end
+      if p.text then
+        add_version(item, p.text, "as adopted", caller.username)
+      end
+      item.data.reservations = reservations
+      item.data.present = p.present
+      if p.outcome == "adopted_by_consensus" or p.outcome == "adopted_with_reservations" then
+        adopt(item, p.outcome)
+      else
+        item.data.outcome = p.outcome
+      end
+      item:go(p.outcome)
+    end,
+  },
+
+  action "circulate_for_silence" {
+    label = { en = "Circulate under silence procedure", fr = "Diffuser en procédure d'approbation tacite" },
+    by = "secretariat",
+    from = { "open", "silence_broken" },
+    to = "under_silence",
+    notify = "all",
+    params = {
+      deadline = time { required = true, after = "now", label = { en = "Silence deadline", fr = "Fin du délai de silence" } },
+    },
+    run = function(item, p)
+      local earliest = dates.add(now(), forum.rules.min_silence_ms)
+      if p.deadline < earliest then
+        reject("deadline", "the silence period must last at least " .. forum.rules.min_silence ..
+               ": the deadline must be " .. earliest .. " or later")
+      end
+      local previous = item.data.silence
+      item.data.silence = {
+        round = previous and previous.round + 1 or 1,
+        started_at = now(),
+        deadline = p.deadline,
+        text_version = #item.data.versions,
+      }
+      item.data.silence_deadline = p.deadline
+    end,
+  },
+
+  action "break_silence" {
+    label = { en = "Break silence", fr = "Rompre le silence" },
+    by = "delegate",              -- for the delegate's own state only
+    from = "under_silence",
+    to = "silence_broken",
+    deadline = "silence",
+    notify = "all",
+    params = {
+      reason = str { required = true, max = 20000, label = { en = "Objection", fr = "Objection" } },
+    },
+    run = function(item, p, caller)
+      record_objection(item, { member = caller.member, reason = p.reason, by = caller.username, at = now() })
+    end,
+  },
+
+  action "record_objection_on_behalf" {
+    label = { en = "Record an objection received in writing", fr = "Enregistrer une objection reçue par écrit" },
+    by = "secretariat",
+    from = "under_silence",
+    to = "silence_broken",
+    deadline = "silence",
+    notify = "all",
+    params = {
+      member      = member { required = true, label = { en = "State", fr = "État" } },
+      reason      = str { required = true, max = 20000, label = { en = "Objection", fr = "Objection" } },
+      reference   = str { required = true, max = 200, label = { en = "Reference", fr = "Référence" } },
+      received_at = time { required = true, label = { en = "Received at", fr = "Reçue le" } },
+    },
+    run = function(item, p, caller)
+      if p.received_at >= item.data.silence.deadline then
+        reject("received_at", "the objection must have been received before the silence deadline, " ..
+               item.data.silence.deadline)
+      end
+      if p.received_at < item.data.silence.started_at then
+        reject("received_at", "the objection was received before the text was circulated on " ..
+               item.data.silence.started_at)
+      end
+      if p.received_at > now() then
+        reject("received_at", "received_at cannot be in the future")
+      end
+      record_objection(item, {
+        member = p.member, reason = p.reason, reference = p.reference, received_at = p.received_at,
+        on_behalf = true, by = caller.username, at = now(),
+      })
+    end,
+  },
+
+  action "extend_silence" {
+    label = { en = "Extend the silence period", fr = "Prolonger le délai de silence" },
+    by = { "secretariat", "chair" },
+    from = "under_silence",
+    params = {
+      deadline = time { required = true, after = "now", label = { en = "New deadline", fr = "Nouveau délai" } },
+      reason   = str { required = true, max = 2000, label = { en = "Reason", fr = "Motif" } },
+    },
+    run = function(item, p, caller)
+      local silence = item.data.silence
+      if p.deadline <= silence.deadline then
+        reject("deadline", "the new deadline must be later than the current one, " .. silence.deadline)
+      end
+      local extensions = item.data.extensions or {}
+      extensions[#extensions + 1] = {
+        from = silence.deadline, to = p.deadline, reason = p.reason, by = caller.username, at = now(),
+      }
+      item.data.extensions = extensions
+      silence.deadline = p.deadline
+      item.data.silence = silence
+      item.data.silence_deadline = p.deadline
+    end,
+  },
+
+  -- Fired by the timer when the silence deadline passes unbroken.
+  action "adopt_by_silence" {
+    label = { en = "Adopted by silence procedure", fr = "Adoptée par procédure d'approbation tacite" },
+    by = "engine",
+    from = "under_silence",
+    to = "adopted_by_silence",
+    notify = "all",
+    run = function(item)
+      adopt(item, "adopted_by_silence")
+    end,
+  },
+
+  action "withdraw" {
+    label = { en = "Withdraw", fr = "Retirer" },
+    by = "secretariat",
+    from = { "open", "under_silence", "silence_broken", "deferred" },
+    to = "withdrawn",
+    params = { reason = str { max = 2000, label = { en = "Reason", fr = "Motif" } } },
+  },
+
+  timer "silence" { at = "silence_deadline", from = "under_silence", fire = "adopt_by_silence" },
+}
