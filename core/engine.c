@@ -339,21 +339,38 @@ static int ref_check(void *ud, gv_ptype type, int64_t id, const char *workflow, 
   return rc;
 }
 
+/* Notes an incident; flush_incident writes it after the failed action's savepoint was
+ * rolled back (so the rollback cannot take it along). */
 static void record_incident(gv_engine *e, const gv_actx *c, const char *action, const gv_error *err,
                             const char *traceback) {
-  char msg[2048];
   char loc[700];
   gv_error_format(err, loc, sizeof loc);
-  snprintf(msg, sizeof msg, "%s%s%s", loc, traceback ? "\n" : "", traceback ? traceback : "");
-  gv_incident inc = {c->f->id, c->item ? c->item->id : 0, c->w ? c->w->name : NULL, c->w ? c->w->version_id : 0,
-                     action, c->caller->user_id,
-                     err->code == GV_ELIMIT ? (strstr(err->message, "instruction") ? "instruction_limit" : "memory_limit")
-                                            : "script_error",
-                     msg, c->now};
+  pending_incident *x = &e->incident;
+  memset(x, 0, sizeof *x);
+  x->set = 1;
+  snprintf(x->forum_id, sizeof x->forum_id, "%s", c->f->id);
+  snprintf(x->workflow, sizeof x->workflow, "%s", c->w ? c->w->name : "");
+  snprintf(x->action, sizeof x->action, "%s", action ? action : "");
+  snprintf(x->kind, sizeof x->kind, "%s",
+           err->code == GV_ELIMIT ? (strstr(err->message, "instruction") ? "instruction_limit" : "memory_limit")
+                                  : "script_error");
+  x->item_id = c->item ? c->item->id : 0;
+  x->version_id = c->w ? c->w->version_id : 0;
+  x->actor_id = c->caller->user_id;
+  x->at = c->now;
+  snprintf(x->message, sizeof x->message, "%s%s%s", loc, traceback ? "\n" : "", traceback ? traceback : "");
+}
+
+static void flush_incident(gv_engine *e) {
+  if (!e->incident.set) return;
+  pending_incident *x = &e->incident;
+  gv_incident inc = {x->forum_id, x->item_id, x->workflow, x->version_id, x->action, x->actor_id, x->kind,
+                     x->message, x->at};
   gv_store_incident_insert(e->store, &inc, NULL);
   e->stats.incidents++;
-  gv_log(GV_LOG_WARN, "workflow.incident", "workflow=%s action=%s item=%lld kind=%s", inc.workflow ? inc.workflow : "-",
-         action ? action : "-", (long long)inc.item_id, inc.kind);
+  gv_log(GV_LOG_WARN, "workflow.incident", "workflow=%s action=%s item=%lld kind=%s", x->workflow, x->action,
+         (long long)x->item_id, x->kind);
+  x->set = 0;
 }
 
 /* Time of item data field (RFC 3339 string) or 0. */
@@ -781,6 +798,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     e->stats.timers_fired++;
   } else {
     gv_store_rollback_to(e->store);
+    flush_incident(e);
     /* A timer whose action fails is set aside (an incident says why) so it cannot
      * block the timers behind it. */
     gv_store_timer_fired(e->store, t->id, now, 0, NULL);
@@ -849,6 +867,7 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
       gv_store_release(e->store, &res[i].err);
     } else {
       gv_store_rollback_to(e->store);
+      flush_incident(e);
       e->stats.actions_failed++;
     }
     note_latency(e, mono() - t0);

@@ -15,6 +15,13 @@ typedef struct listener {
   void *ud;
 } listener;
 
+typedef struct pending_incident {
+  int set;
+  char forum_id[64], workflow[64], action[64], kind[32];
+  int64_t item_id, version_id, actor_id, at;
+  char message[2048];
+} pending_incident;
+
 struct gv_engine {
   gv_store *store;
   gv_forum **forums;
@@ -29,6 +36,8 @@ struct gv_engine {
   int64_t next_due;        /* cached earliest pending timer */
   int timers_touched;      /* the open batch armed or fired timers */
   int64_t first_event, last_event;
+  /* An incident noted while an action failed, written once its savepoint is rolled back. */
+  pending_incident incident;
   listener listeners[8];
   int nlisteners;
   gv_engine_stats stats;

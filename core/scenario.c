@@ -198,9 +198,11 @@ static int t_create(lua_State *L) {
 static int expect_failure(lua_State *L, const gv_action_res *res, const char *code, const char *what) {
   if (res->err.code == GV_OK)
     return luaL_error(L, "%s succeeded, but was expected to fail with %s", what, code);
+  char msg[800];
+  gv_error_format(&res->err, msg, sizeof msg);
   if (strcmp(gv_err_name(res->err.code), code) != 0)
-    return luaL_error(L, "%s failed with %s (%s), not %s", what, gv_err_name(res->err.code), res->err.message, code);
-  lua_pushstring(L, res->err.message);
+    return luaL_error(L, "%s failed with %s (%s), not %s", what, gv_err_name(res->err.code), msg, code);
+  lua_pushstring(L, msg);
   lua_pushstring(L, res->err.field);
   return 2;
 }
