@@ -78,6 +78,8 @@ int gv_token_new(size_t nbytes, char *out, size_t outsize) {
   return GV_OK;
 }
 
+void gv_wipe(void *p, size_t len) { OPENSSL_cleanse(p, len); }
+
 int gv_ct_equal(const void *a, const void *b, size_t len) {
   return CRYPTO_memcmp(a, b, len) == 0;
 }

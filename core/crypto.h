@@ -35,6 +35,9 @@ int gv_random(void *buf, size_t len);
  * padding into out (size at least 4*nbytes/3+2). Returns GV_OK or GV_EIO. */
 int gv_token_new(size_t nbytes, char *out, size_t outsize);
 
+/* Overwrites len bytes at p with zeros in a way the compiler keeps (for secrets). */
+void gv_wipe(void *p, size_t len);
+
 /* Constant-time comparison of two equal-length buffers; 1 if equal. */
 int gv_ct_equal(const void *a, const void *b, size_t len);
 

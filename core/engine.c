@@ -153,20 +153,6 @@ const gv_workflow *gv_engine_workflow(gv_engine *e, const char *forum_id, const 
   return gv_engine_workflow_version(e, forum_id, vid, NULL);
 }
 
-static int record_forum_event(gv_engine *e, const char *forum_id, const char *kind, const char *action,
-                              json_t *params, int64_t now, gv_error *err) {
-  char *p = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-  gv_event ev = {0};
-  snprintf(ev.forum_id, sizeof ev.forum_id, "%s", forum_id);
-  ev.kind = kind;
-  ev.action = action;
-  ev.at = now;
-  ev.params = p;
-  int rc = gv_store_event_insert(e->store, &ev, err);
-  free(p);
-  return rc;
-}
-
 int gv_engine_register_source(gv_engine *e, const char *path, const char *src, size_t len, gv_error *errs,
                               size_t maxerrs, size_t *nerrs) {
   *nerrs = 0;
@@ -191,7 +177,7 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     if (rc == GV_OK && changed) {
       json_t *p = json_pack("{s:s, s:I, s:s, s:s}", "workflow", w->name, "version_id", (json_int_t)vid, "sha256",
                             w->sha256, "path", path);
-      rc = record_forum_event(e, f->id, "config", "workflow.version_current", p, now, &err);
+      rc = gv_engine_record_in_tx(e, f->id, "config", "workflow.version_current", 0, NULL, p, now, NULL, &err);
       json_decref(p);
     }
     if (rc == GV_OK) rc = gv_store_commit(e->store, &err);
@@ -891,6 +877,86 @@ fail_all:
   }
   gv_log(GV_LOG_ERROR, "engine.commit_failed", "actions=%zu error=\"%s\"", n, err.message);
   return rc;
+}
+
+int gv_engine_apply_atomic(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_t n, gv_batch_extra_fn extra,
+                           void *ud) {
+  int64_t now = batch_now(e);
+  gv_error err;
+  gv_error_clear(&err);
+  for (size_t i = 0; i < n; i++) {
+    memset(&res[i], 0, sizeof res[i]);
+    gv_error_clear(&res[i].err);
+  }
+  int rc = gv_store_begin(e->store, &err);
+  if (rc != GV_OK) goto fail_all;
+  e->first_event = e->last_event = 0;
+  if (e->next_due <= now) fire_due(e, 0, now, DUE_BATCH);
+  for (size_t i = 0; i < n; i++) {
+    if ((rc = apply_one(e, &reqs[i], &res[i], now)) != GV_OK) {
+      err = res[i].err;
+      flush_incident(e);
+      goto fail_all;
+    }
+  }
+  if (extra && (rc = extra(e, now, ud, &err)) != GV_OK) goto fail_all;
+  if ((rc = gv_store_commit(e->store, &err)) != GV_OK) goto fail_all;
+  e->stats.batches++;
+  e->stats.actions += n;
+  after_commit(e);
+  return GV_OK;
+fail_all:
+  gv_store_rollback(e->store);
+  e->incident.set = 0;
+  e->first_event = e->last_event = 0;
+  e->timers_touched = 0;
+  e->next_due = gv_store_timer_next_due(e->store);
+  for (size_t i = 0; i < n; i++)
+    if (res[i].err.code == GV_OK) {
+      res[i].err = err;
+      res[i].event_id = 0;
+    }
+  return rc ? rc : GV_ECONFLICT;
+}
+
+int gv_engine_record_in_tx(gv_engine *e, const char *forum_id, const char *kind, const char *action,
+                           int64_t actor_id, const char *member, json_t *params, int64_t now, int64_t *event_id,
+                           gv_error *err) {
+  char *p = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+  gv_event ev = {0};
+  snprintf(ev.forum_id, sizeof ev.forum_id, "%s", forum_id);
+  ev.kind = kind;
+  ev.action = action;
+  ev.actor_id = actor_id;
+  ev.member = member;
+  ev.at = now;
+  ev.params = p;
+  int rc = p ? gv_store_event_insert(e->store, &ev, err) : gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  free(p);
+  if (rc == GV_OK) {
+    if (event_id) *event_id = ev.id;
+    if (e->first_event == 0) e->first_event = ev.id;
+    e->last_event = ev.id;
+  }
+  return rc;
+}
+
+int gv_engine_record(gv_engine *e, const char *forum_id, const char *kind, const char *action, int64_t actor_id,
+                     const char *member, json_t *params, int64_t *event_id, gv_error *err) {
+  int64_t now = batch_now(e);
+  int rc = gv_store_begin(e->store, err);
+  if (rc != GV_OK) return rc;
+  e->first_event = e->last_event = 0;
+  rc = gv_engine_record_in_tx(e, forum_id, kind, action, actor_id, member, params, now, event_id, err);
+  if (rc == GV_OK) rc = gv_store_commit(e->store, err);
+  else gv_store_rollback(e->store);
+  if (rc == GV_OK) after_commit(e);
+  else e->first_event = e->last_event = 0;
+  return rc;
+}
+
+void gv_engine_notify(gv_engine *e, int64_t first_event, int64_t last_event) {
+  for (int i = 0; i < e->nlisteners; i++) e->listeners[i].fn(e, first_event, last_event, e->listeners[i].ud);
 }
 
 int gv_engine_run_due(gv_engine *e, int *fired) {

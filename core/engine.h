@@ -107,6 +107,24 @@ struct gv_action_res {
  * if the commit failed (then every res[i] carries that error: nothing was applied). */
 int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_t n);
 
+/* Like gv_engine_apply, but all or nothing: if any action fails, none is committed (every
+ * res[i] then says which one failed and why). extra(e, now, ud), if not NULL, runs inside
+ * the same transaction after the actions (e.g. to record what the batch means). */
+typedef int (*gv_batch_extra_fn)(gv_engine *e, int64_t now, void *ud, gv_error *err);
+int gv_engine_apply_atomic(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_t n, gv_batch_extra_fn extra,
+                           void *ud);
+
+/* Appends a forum-level event (accounts, meetings, configuration) in its own transaction
+ * and tells the commit listeners. Sets *event_id. */
+int gv_engine_record(gv_engine *e, const char *forum_id, const char *kind, const char *action, int64_t actor_id,
+                     const char *member, json_t *params, int64_t *event_id, gv_error *err);
+/* The same inside the caller's open transaction (no listeners). */
+int gv_engine_record_in_tx(gv_engine *e, const char *forum_id, const char *kind, const char *action,
+                           int64_t actor_id, const char *member, json_t *params, int64_t now, int64_t *event_id,
+                           gv_error *err);
+/* Tells the commit listeners about events written outside gv_engine_apply. */
+void gv_engine_notify(gv_engine *e, int64_t first_event, int64_t last_event);
+
 /* Fires every timer due by now, in batches. *fired (may be NULL) gets how many. */
 int gv_engine_run_due(gv_engine *e, int *fired);
 /* The earliest pending timer (ms), or INT64_MAX. */

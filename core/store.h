@@ -92,6 +92,47 @@ int gv_store_user_list(gv_store *s, const char *forum_id, const char *member, gv
 /* Ends every session of the user (revoked_at = now). */
 int gv_store_session_revoke_user(gv_store *s, int64_t user_id, int64_t now, gv_error *err);
 
+typedef struct gv_session {
+  int64_t id;
+  int64_t user_id;
+  char kind[8];             /* bearer, cookie, api */
+  char csrf_hash[65];       /* cookie sessions: SHA-256 of the CSRF token */
+  char label[128];
+  int64_t created_at;
+  int64_t last_used_at;
+  int64_t expires_at;       /* 0: never (API tokens without expiry) */
+  int64_t revoked_at;       /* 0: live */
+} gv_session;
+
+/* Stores a session whose token hashes to token_hash. Sets out->id. */
+int gv_store_session_insert(gv_store *s, gv_session *out, const char *token_hash, gv_error *err);
+/* Finds a session by token hash. GV_ENOTFOUND if none. */
+int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *out, gv_error *err);
+int gv_store_session_touch(gv_store *s, int64_t id, int64_t now, gv_error *err);
+int gv_store_session_revoke(gv_store *s, int64_t id, int64_t now, gv_error *err);
+/* API tokens (kind "api") of a user (0: all users) as JSON [{id, username, label, created_at, last_used_at, expires_at, revoked}]. */
+int gv_store_session_list(gv_store *s, int64_t user_id, const char *kind, json_t **out, gv_error *err);
+
+/* Login throttling: records a failure for scope (e.g. "user:km.delegate|10.0.0.1") at now
+ * and returns how many failures scope has had since `since`. */
+int gv_store_login_failure(gv_store *s, const char *scope, int64_t now, gv_error *err);
+int64_t gv_store_login_failures_since(gv_store *s, const char *scope, int64_t since);
+/* Forgets failures of scope (after a successful login) and any older than before. */
+int gv_store_login_failures_clear(gv_store *s, const char *scope, int64_t before, gv_error *err);
+
+/* Idempotency records: a POST's response kept for 24 hours under (user, key). */
+typedef struct gv_idem {
+  char request_sha256[65];
+  int status;
+  char *response;           /* owned */
+  int64_t created_at;
+} gv_idem;
+int gv_store_idem_get(gv_store *s, int64_t user_id, const char *key, gv_idem *out, gv_error *err);
+/* GV_EEXIST if the key is already recorded (a concurrent twin). In the action's transaction. */
+int gv_store_idem_put(gv_store *s, int64_t user_id, const char *key, const char *request_sha256, int status,
+                      const char *response, int64_t now, gv_error *err);
+int gv_store_idem_purge(gv_store *s, int64_t before, gv_error *err);
+
 /* ---- Meetings --------------------------------------------------------------------------- */
 
 typedef struct gv_meeting {

@@ -1,0 +1,82 @@
+/* The one place where HTTP routes are registered and matched. */
+#include "api.h"
+
+#include <string.h>
+
+static gv_route routes[] = {
+    {"GET", "/healthz", h_healthz, R_PUBLIC},
+    {"GET", "/metrics", h_metrics, R_PUBLIC},
+    {"POST", "/v1/login", h_login, R_PUBLIC},
+    {"POST", "/v1/logout", h_logout, R_ANY_PASSWORD},
+    {"GET", "/v1/me", h_me, R_ANY_PASSWORD},
+    {"PATCH", "/v1/me", h_me_patch, 0},
+    {"POST", "/v1/me/password", h_me_password, R_ANY_PASSWORD},
+    {"GET", "/v1/me/member/accounts", h_me_accounts, 0},
+    {"GET", "/v1/users", h_users_list, 0},
+    {"POST", "/v1/users", h_users_create, 0},
+    {"GET", "/v1/users/{username}", h_user_get, 0},
+    {"PATCH", "/v1/users/{username}", h_user_patch, 0},
+    {"POST", "/v1/users/{username}/reset-password", h_user_reset, 0},
+    {"GET", "/v1/forums/{forum}", h_forum, 0},
+    {"GET", "/v1/forums/{forum}/items", h_items_list, 0},
+    {"POST", "/v1/forums/{forum}/items", h_items_create, 0},
+    {"GET", "/v1/items/{id}", h_item, 0},
+    {"POST", "/v1/items/{id}/actions/{action}", h_item_action, 0},
+    {"GET", "/v1/items/{id}/events", h_item_events, 0},
+    {"GET", "/v1/items/{id}/positions", h_item_positions, 0},
+    {"GET", "/v1/items/{id}/versions", h_item_versions, 0},
+    {"GET", "/v1/items/{id}/diff", h_item_diff, 0},
+    {"GET", "/v1/workflows", h_workflows, 0},
+    {"GET", "/v1/meetings", h_meetings_list, 0},
+    {"POST", "/v1/meetings", h_meetings_create, 0},
+    {"GET", "/v1/meetings/{id}", h_meeting, 0},
+    {"POST", "/v1/meetings/{id}/adopt-agenda", h_meeting_adopt_agenda, 0},
+    {"GET", "/v1/meetings/{id}/record", h_meeting_record, 0},
+    {"GET", "/v1/stream", h_stream, R_STREAM},
+    {"GET", "/v1/incidents", h_incidents, 0},
+    {"POST", "/v1/test/clock", h_test_clock, R_TEST_CLOCK},
+};
+
+gv_route *gv_routes(size_t *n) {
+  *n = sizeof routes / sizeof routes[0];
+  return routes;
+}
+
+/* Matches path against pattern, capturing {params} into c. */
+static int match(const char *pattern, const char *path, gv_call *c) {
+  int np = 0;
+  const char *p = pattern, *s = path;
+  while (*p && *s) {
+    if (*p == '{') {
+      const char *close = strchr(p, '}');
+      const char *seg = s;
+      while (*s && *s != '/') s++;
+      size_t len = (size_t)(s - seg);
+      if (len == 0 || len >= sizeof c->param[0] || np == GV_MAX_PATH_PARAMS) return 0;
+      for (size_t i = 0; i < len; i++)
+        if ((unsigned char)seg[i] <= 32 || seg[i] == '%' || seg[i] == '\\') return 0;
+      memcpy(c->param[np], seg, len);
+      c->param[np][len] = '\0';
+      np++;
+      p = close + 1;
+      continue;
+    }
+    if (*p != *s) return 0;
+    p++;
+    s++;
+  }
+  if (*p || *s) return 0;
+  c->nparams = np;
+  return 1;
+}
+
+gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *path_matched) {
+  *path_matched = 0;
+  const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    if (!match(routes[i].pattern, path, c)) continue;
+    *path_matched = 1;
+    if (strcmp(routes[i].method, m) == 0) return &routes[i];
+  }
+  return NULL;
+}
