@@ -81,6 +81,9 @@ int api_hash_new(gv_call *c, const char *password, gv_hash_done done, void *ud) 
   return queue_job(c, 0, password, NULL, done, ud);
 }
 
+/* Sessions, sign-in throttling and account changes run on the wall clock: the test
+ * clock moves workflow deadlines, not the lifetime of someone's sign-in. */
+
 /* ---- Sessions ------------------------------------------------------------------------------- */
 
 static const char *cookie_name(gv_srv *s) { return s->cfg.tls_cert[0] ? "__Host-gavel_session" : "gavel_session"; }
@@ -105,7 +108,7 @@ static int get_cookie(gv_call *c, const char *name, char *out, size_t size) {
 int api_session_new(gv_call *c, const gv_user *u, const char *kind, char *token, size_t tsize, char *csrf,
                     size_t csize) {
   gv_srv *s = c->srv;
-  int64_t now = gv_engine_now(s->e);
+  int64_t now = gv_time_real_ms();
   gv_session se = {0};
   se.user_id = u->id;
   snprintf(se.kind, sizeof se.kind, "%s", kind);
@@ -147,7 +150,7 @@ int api_authenticate(gv_call *c) {
   char th[GV_SHA256_HEX_LEN];
   gv_sha256_hex(token, strlen(token), th);
   gv_store *st = gv_engine_store(s->e);
-  int64_t now = gv_engine_now(s->e);
+  int64_t now = gv_time_real_ms();
   if (gv_store_session_find(st, th, &c->sess, NULL) != GV_OK || c->sess.revoked_at ||
       (c->sess.expires_at && now >= c->sess.expires_at) ||
       (via_cookie != (strcmp(c->sess.kind, "cookie") == 0))) {
@@ -207,7 +210,7 @@ static void login_done(gv_call *c, int ok, const char *hash, void *ud) {
   login_ctx *l = ud;
   gv_srv *s = c->srv;
   gv_store *st = gv_engine_store(s->e);
-  int64_t now = gv_engine_now(s->e);
+  int64_t now = gv_time_real_ms();
   (void)hash;
   if (!ok || !l->found || l->user.disabled) {
     gv_store_login_failure(st, l->scope_user, now, NULL);
@@ -274,7 +277,7 @@ void h_login(gv_call *c) {
   snprintf(l->scope_user, sizeof l->scope_user, "user:%s|%s", lower, c->client_addr);
   snprintf(l->scope_addr, sizeof l->scope_addr, "addr:%s", c->client_addr);
   gv_store *st = gv_engine_store(s->e);
-  int64_t since = gv_engine_now(s->e) - 15 * 60000;
+  int64_t since = gv_time_real_ms() - 15 * 60000;
   if (gv_store_login_failures_since(st, l->scope_user, since) >= s->cfg.login_max_failures ||
       gv_store_login_failures_since(st, l->scope_addr, since) >= s->cfg.login_max_failures_addr) {
     free(l);
@@ -293,7 +296,7 @@ void h_login(gv_call *c) {
 void api_streams_session_ended(gv_srv *s, int64_t session_id);
 
 void h_logout(gv_call *c) {
-  gv_store_session_revoke(gv_engine_store(c->srv->e), c->sess.id, gv_engine_now(c->srv->e), NULL);
+  gv_store_session_revoke(gv_engine_store(c->srv->e), c->sess.id, gv_time_real_ms(), NULL);
   api_streams_session_ended(c->srv, c->sess.id);
   if (strcmp(c->sess.kind, "cookie") == 0) {
     char cookie[160];
@@ -384,7 +387,7 @@ void h_me_patch(gv_call *c) {
       return;
     }
   }
-  u.updated_at = gv_engine_now(c->srv->e);
+  u.updated_at = gv_time_real_ms();
   gv_error err;
   if (gv_store_user_update(gv_engine_store(c->srv->e), &u, &err) != GV_OK) {
     api_gv_error(c, &err);
@@ -405,7 +408,7 @@ static void password_hashed(gv_call *c, int ok, const char *hash, void *ud) {
   }
   gv_store *st = gv_engine_store(c->srv->e);
   gv_error err;
-  int64_t now = gv_engine_now(c->srv->e);
+  int64_t now = gv_time_real_ms();
   /* Re-read the user: it may have changed while hashing. */
   gv_user u;
   int rc = gv_store_user_get(st, c->user.id, &u, &err);
@@ -533,7 +536,7 @@ static void user_hashed(gv_call *c, int ok, const char *hash, void *ud) {
   }
   snprintf(x->u.password_hash, sizeof x->u.password_hash, "%s", hash);
   x->u.must_change_password = 1;
-  int64_t now = gv_engine_now(c->srv->e), eid = 0;
+  int64_t now = gv_time_real_ms(), eid = 0;
   int rc = gv_store_begin(st, &err);
   if (rc == GV_OK) rc = gv_account_create(st, c->srv->forum, c->user.id, &x->u, now, &eid, &err);
   if (rc == GV_OK) rc = gv_store_commit(st, &err);
@@ -644,7 +647,7 @@ void h_user_patch(gv_call *c) {
     api_error(c, GV_EPARAM, "you cannot disable your own account", "disabled");
     return;
   }
-  int64_t now = gv_engine_now(c->srv->e), eid = 0, first = 0;
+  int64_t now = gv_time_real_ms(), eid = 0, first = 0;
   int rc = gv_store_begin(st, &err);
   if (rc == GV_OK && disabled && json_is_true(disabled) != u.disabled) {
     rc = gv_account_set_disabled(st, c->srv->forum, c->user.id, &u, json_is_true(disabled), now, &eid, &err);
@@ -698,7 +701,7 @@ static void reset_hashed(gv_call *c, int ok, const char *hash, void *ud) {
   int64_t eid = 0;
   int rc = ok ? gv_store_user_get(st, x->user_id, &u, &err) : gv_error_set(&err, GV_EINTERNAL, NULL, "cannot hash");
   if (rc == GV_OK) rc = gv_store_begin(st, &err);
-  if (rc == GV_OK) rc = gv_account_set_password(st, c->srv->forum, c->user.id, &u, hash, 1, gv_engine_now(c->srv->e), &eid, &err);
+  if (rc == GV_OK) rc = gv_account_set_password(st, c->srv->forum, c->user.id, &u, hash, 1, gv_time_real_ms(), &eid, &err);
   if (rc == GV_OK) rc = gv_store_commit(st, &err);
   else if (gv_store_in_tx(st)) gv_store_rollback(st);
   if (rc != GV_OK) {

@@ -31,10 +31,7 @@ static int may_see(const gv_caller *r, json_t *ev) {
 static int send_event(gv_srv *s, gv_stream *st, json_t *ev) {
   if (!may_see(&st->call->caller, ev)) return 0;
   json_t *v = json_is_integer(json_object_get(ev, "item_id")) ? gv_view_event(s->e, &st->call->caller, ev) : NULL;
-  if (v == NULL) {
-    v = json_deep_copy(ev);
-    json_object_del(v, "actor_id");
-  }
+  if (v == NULL) v = gv_view_forum_event(s->e, &st->call->caller, ev);
   char *data = json_dumps(v, JSON_COMPACT);
   json_decref(v);
   size_t len = strlen(data) + 96;

@@ -254,6 +254,17 @@ json_t *gv_view_event(gv_engine *e, const gv_caller *reader, json_t *ev) {
   return o;
 }
 
+json_t *gv_view_forum_event(gv_engine *e, const gv_caller *reader, json_t *ev) {
+  json_t *o = json_deep_copy(ev);
+  json_object_set_new(o, "at", time_json(json_integer_value(json_object_get(ev, "at"))));
+  json_object_del(o, "actor_id");
+  json_object_set_new(o, "sealed", json_false());
+  /* Where the server keeps its files is the secretariat's business only. */
+  if (strcmp(reader->role, "secretariat") != 0) json_object_del(json_object_get(o, "params"), "path");
+  (void)e;
+  return o;
+}
+
 json_t *gv_view_events(gv_engine *e, const gv_caller *reader, int64_t item_id, int64_t after_id, int limit,
                        gv_error *err) {
   gv_item_row r;

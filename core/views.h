@@ -29,6 +29,9 @@ json_t *gv_view_events(gv_engine *e, const gv_caller *reader, int64_t item_id, i
  * see it at all. Used by live updates. Takes a reference to ev; returns a new one. */
 json_t *gv_view_event(gv_engine *e, const gv_caller *reader, json_t *ev);
 
+/* A forum-level event (accounts, meetings, configuration) made fit for reader. */
+json_t *gv_view_forum_event(gv_engine *e, const gv_caller *reader, json_t *ev);
+
 /* Current positions (or the full history) as reader sees them. */
 json_t *gv_view_positions(gv_engine *e, const gv_caller *reader, int64_t item_id, int history, gv_error *err);
 

@@ -1,0 +1,134 @@
+"""Live updates over Server-Sent Events: delivery, resumption with Last-Event-ID, and
+the rule that a hidden stance never reaches another state's stream."""
+import datetime
+import socket
+import time
+
+from harness import GavelTest, main, make_demo_db
+
+
+class Sse:
+    """A raw-socket SSE reader."""
+
+    def __init__(self, port, token, last_event_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
+        self.sock.sendall(f"GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n{extra}\r\n".encode())
+        self.buf = b""
+        head = self._until(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+
+    def _until(self, marker, timeout=10):
+        deadline = time.time() + timeout
+        while marker not in self.buf:
+            self.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                raise AssertionError("timed out waiting for the stream: " + repr(self.buf[-300:]))
+            if not chunk:
+                raise AssertionError("stream closed")
+            self.buf += chunk
+        out, self.buf = self.buf.split(marker, 1)
+        return out
+
+    def event(self, timeout=10):
+        """The next event as (id, type, data)."""
+        while True:
+            block = self._until(b"\n\n", timeout).decode()
+            fields = {}
+            for line in block.split("\n"):
+                if line.startswith(":") or not line:
+                    continue
+                k, _, v = line.partition(": ")
+                fields[k] = v
+            if "data" in fields:
+                return int(fields["id"]), fields["event"], fields["data"]
+
+    def events_for(self, seconds):
+        out = []
+        end = time.time() + seconds
+        while time.time() < end:
+            try:
+                out.append(self.event(timeout=max(0.1, end - time.time())))
+            except AssertionError:
+                break
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+class StreamTest(GavelTest):
+    def test_delivery_resumption_and_hidden_stances(self):
+        srv = self.server(make_demo_db(self.tmp))
+        sec, km, mg, obs = (srv.login(u) for u in ["secretariat", "km.delegate", "mg.delegate", "observer"])
+        streams = {name: Sse(srv.port, tok) for name, tok in [("sec", sec), ("km", km), ("mg", mg), ("obs", obs)]}
+        for s in streams.values():
+            self.assertEqual(s.status, 200)
+        deadline = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        st, _, b = srv.request("POST", "/v1/forums/midiocc/items",
+                               {"workflow": "consultation", "title": "Hidden",
+                                "params": {"question": "Q?", "deadline": deadline, "visibility": "hidden_until_close",
+                                           "options": ["yes_quokka", "no_quokka"]}}, sec)
+        item = b["item"]["id"]
+        for s in streams.values():
+            created = s.event()
+            self.assertEqual(created[1], "item")
+            self.assertIn('"action":"create"', created[2])
+        st, _, r = srv.request("POST", f"/v1/items/{item}/actions/submit_position",
+                               {"params": {"stance": "no_quokka", "statement": "Madagascar's secret platypus"}}, mg)
+        self.assertEqual(st, 200)
+        seen = {name: s.event() for name, s in streams.items()}
+        for name in ("km", "obs"):
+            self.assertNotIn("no_quokka", seen[name][2], name)
+            self.assertNotIn("platypus", seen[name][2], name)
+            self.assertIn('"sealed":true', seen[name][2])
+        self.assertIn("no_quokka", seen["mg"][2], "Madagascar sees its own stance")
+        self.assertIn("platypus", seen["sec"][2], "the secretariat sees every stance")
+        self.assertEqual(seen["km"][0], r["receipt"]["event_id"], "the event id is the receipt's")
+
+        # A client that went away resumes where it left off.
+        last = seen["km"][0]
+        streams["km"].close()
+        srv.request("POST", f"/v1/items/{item}/actions/submit_position", {"params": {"stance": "yes_quokka"}}, km)
+        srv.request("POST", f"/v1/items/{item}/actions/close", {"params": {}}, sec)
+        again = Sse(srv.port, km, last_event_id=last)
+        got = [again.event() for _ in range(2)]
+        self.assertEqual([g[0] for g in got], [last + 1, last + 2])
+        self.assertIn('"action":"close"', got[1][2])
+        # Replaying from the start shows the stances now that results are visible.
+        replay = Sse(srv.port, obs, last_event_id=0)
+        evs = replay.events_for(2)
+        self.assertEqual([e[0] for e in evs], sorted(e[0] for e in evs), "in order")
+        self.assertIn("no_quokka", "".join(e[2] for e in evs))
+        self.assertNotIn("/workflows/", "".join(e[2] for e in evs), "no server paths for the observer")
+        self.assertNotIn("km.delegate", "".join(e[2] for e in evs if e[1] == "forum"),
+                         "accounts are not the observer's business")
+        for s in list(streams.values()) + [again, replay]:
+            s.close()
+
+    def test_signing_out_or_being_disabled_ends_the_stream(self):
+        srv = self.server(make_demo_db(self.tmp))
+        sec, km = srv.login("secretariat"), srv.login("km.delegate")
+        s = Sse(srv.port, km)
+        st, _, _ = srv.request("PATCH", "/v1/users/km.delegate", {"disabled": True}, sec)
+        self.assertEqual(st, 200)
+        with self.assertRaises(AssertionError):
+            s.events_for(3) and s.event(timeout=2)
+        s.close()
+        mg = srv.login("mg.delegate")
+        s2 = Sse(srv.port, mg)
+        self.assertEqual(srv.request("POST", "/v1/logout", None, mg)[0], 200)
+        with self.assertRaises(AssertionError):
+            s2.event(timeout=2)
+        s2.close()
+
+    def test_requires_sign_in(self):
+        srv = self.server(make_demo_db(self.tmp))
+        st, _, b = srv.request("GET", "/v1/stream")
+        self.assertEqual(st, 401)
+
+
+if __name__ == "__main__":
+    main()
