@@ -256,10 +256,12 @@ static int may_act(const gv_forum *f, const gv_action *a, const gv_caller *c, co
   if ((a->by & GV_BY_SECRETARIAT) && strcmp(c->role, "secretariat") == 0) return 1;
   if ((a->by & GV_BY_CHAIR) && chair_acts(f, c)) return 1;
   if ((a->by & GV_BY_DELEGATE) && strcmp(c->role, "delegate") == 0 && c->member[0]) return 1;
-  if ((a->by & GV_BY_PROPOSER) && item &&
-      ((item->created_by && item->created_by == c->user_id) ||
-       (item->member[0] && strcmp(c->role, "delegate") == 0 && strcmp(c->member, item->member) == 0)))
-    return 1;
+  if ((a->by & GV_BY_PROPOSER) && item) {
+    /* A state's item belongs to the state's current delegates: an account moved to another
+     * state (or role) no longer acts for the state it proposed it for. */
+    if (item->member[0]) return strcmp(c->role, "delegate") == 0 && strcmp(c->member, item->member) == 0;
+    return item->created_by && item->created_by == c->user_id;
+  }
   return 0;
 }
 
