@@ -506,6 +506,8 @@ static void read_action(ld *c, int idx, gv_action *a, int is_create) {
     for (int i = 0; i < c->f->nlanguages; i++) gv_i18n_set(&a->label, c->f->languages[i], a->name);
   lua_pop(L, 1);
   a->by = read_by(c, idx, where, line);
+  a->from_line = field_line(c, idx, "from");
+  a->to_line = field_line(c, idx, "to");
   if (!is_create) {
     a->nfrom = string_list(c, idx, "from", &a->from, where);
     if (a->nfrom == 0)
@@ -593,10 +595,10 @@ static void cross_check(ld *c, const gv_workflow *w) {
     const gv_action *a = all[i];
     for (size_t j = 0; j < a->nfrom; j++)
       if (!has_state(w, a->from[j]))
-        err_at(c, a->line, "action '%s' is taken from state '%s', which the workflow does not declare in states", a->name, a->from[j]);
+        err_at(c, a->from_line, "action '%s' is taken from state '%s', which the workflow does not declare in states", a->name, a->from[j]);
     for (size_t j = 0; j < a->nto; j++)
       if (!has_state(w, a->to[j]))
-        err_at(c, a->line, "%s '%s' leads to state '%s', which the workflow does not declare in states (add it to states or fix the name)",
+        err_at(c, a->to_line, "%s '%s' leads to state '%s', which the workflow does not declare in states (add it to states or fix the name)",
                i == 0 ? "create" : "action", a->name, a->to[j]);
     if (a->deadline && gv_workflow_timer(w, a->deadline) == NULL)
       err_at(c, a->line, "action '%s' has deadline = \"%s\", but no timer has that name", a->name, a->deadline);
@@ -607,7 +609,7 @@ static void cross_check(ld *c, const gv_workflow *w) {
     const gv_timer_decl *t = &w->timers[i];
     const gv_action *a = t->fire ? gv_workflow_action(w, t->fire) : NULL;
     if (t->fire == NULL) err_at(c, t->line, "timer '%s' does not say which action it fires: add fire = \"action\"", t->name);
-    else if (a == NULL) err_at(c, t->line, "timer '%s' fires action '%s', which the workflow does not declare", t->name, t->fire);
+    else if (a == NULL) err_at(c, t->fire_line, "timer '%s' fires action '%s', which the workflow does not declare (declare action \"%s\" or fix the name)", t->name, t->fire, t->fire);
     for (size_t j = 0; j < t->nfrom; j++)
       if (!has_state(w, t->from[j])) err_at(c, t->line, "timer '%s' runs in state '%s', which the workflow does not declare", t->name, t->from[j]);
     if (t->nfrom == 0) err_at(c, t->line, "timer '%s' needs from = \"state\": the states in which it runs", t->name);
@@ -635,6 +637,7 @@ static void read_timer(ld *c, int idx, gv_timer_decl *t) {
   check_fields(c, idx, allowed, where);
   t->nfrom = string_list(c, idx, "from", &t->from, where);
   t->fire = dup_field(L, idx, "fire");
+  t->fire_line = field_line(c, idx, "fire");
   lua_getfield(L, idx, "at");
   if (lua_type(L, -1) == LUA_TSTRING) {
     t->at_field = strdup(lua_tostring(L, -1));

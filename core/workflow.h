@@ -56,6 +56,7 @@ typedef struct gv_action {
   char *name;
   gv_i18n label;
   int line;
+  int from_line, to_line; /* where from and to are written, for messages */
   unsigned by;           /* GV_BY_* bits; 0 = only the engine (timers) */
   char **from;           /* states it applies from */
   size_t nfrom;
@@ -81,6 +82,7 @@ enum {
 typedef struct gv_timer_decl {
   char *name;
   int line;
+  int fire_line;
   char **from;           /* armed while the item is in one of these states */
   size_t nfrom;
   char *at_field;        /* due at item.data[at_field] ... */
