@@ -20,6 +20,7 @@ enum {
   R_ANY_PASSWORD = 2,  /* allowed while the user must still change their password */
   R_TEST_CLOCK = 4,    /* exists only with --test-clock */
   R_STREAM = 8,        /* a long-lived response (not counted as in-flight) */
+  R_IDEMPOTENT = 16,   /* honours Idempotency-Key */
 };
 
 typedef struct gv_route {
@@ -82,6 +83,9 @@ gv_route *gv_routes(size_t *n);
 /* Finds the route for method and path; *path_matched tells 405 from 404. */
 gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *path_matched);
 
+/* The methods path accepts, as an Allow header value ("GET, POST"). */
+void gv_route_allow(const char *path, char *out, size_t size);
+
 /* Replies (each finishes the call and frees it). */
 void api_json(gv_call *c, int status, json_t *body);               /* takes the reference */
 void api_error(gv_call *c, int code, const char *message, const char *field);
@@ -92,7 +96,8 @@ void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const c
 /* Helpers for handlers. */
 const char *api_query(gv_call *c, const char *name, char *buf, size_t size); /* decoded, or NULL */
 int api_param_id(gv_call *c, int i, int64_t *out);
-int api_require_role(gv_call *c, const char *role);  /* replies 403 and returns -1 when not */
+int api_require_role(gv_call *c, const char *role);
+json_t *api_receipt(int64_t event_id, int64_t committed_at); /* {event_id, committed_at} */  /* replies 403 and returns -1 when not */
 json_t *api_user_json(gv_srv *s, const gv_user *u, int full);
 
 /* Group commit: queues an action; the reply is sent after its batch commits. */

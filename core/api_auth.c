@@ -385,7 +385,7 @@ void h_me_patch(gv_call *c) {
     } else {
       char msg[160];
       snprintf(msg, sizeof msg, "unknown field '%s': you may change language, time_zone, email, notify, display_name", k);
-      api_error(c, GV_EPARAM, msg, k);
+      api_error(c, GV_EPARSE, msg, k);
       return;
     }
   }
@@ -430,6 +430,10 @@ static void current_checked(gv_call *c, int ok, const char *hash, void *ud) {
   (void)hash;
   if (!ok) {
     free(p);
+    /* Wrong guesses here count like failed sign-ins. */
+    char scope[160];
+    snprintf(scope, sizeof scope, "user:%s|%s", c->user.username, c->client_addr);
+    gv_store_login_failure(gv_engine_store(c->srv->e), scope, gv_time_real_ms(), NULL);
     api_error(c, GV_EFORBIDDEN, "the current password is wrong", "current_password");
     return;
   }
@@ -454,8 +458,15 @@ static int password_ok(gv_call *c, const char *pw, const char *field) {
 void h_me_password(gv_call *c) {
   const char *cur = json_string_value(json_object_get(c->body, "current_password"));
   const char *nw = json_string_value(json_object_get(c->body, "new_password"));
-  if (cur == NULL) {
-    api_error(c, GV_EPARAM, "current_password is required", "current_password");
+  if (cur == NULL || strlen(cur) > 200) {
+    api_error(c, GV_EPARAM, "current_password is required (at most 200 characters)", "current_password");
+    return;
+  }
+  char scope[160];
+  snprintf(scope, sizeof scope, "user:%s|%s", c->user.username, c->client_addr);
+  if (gv_store_login_failures_since(gv_engine_store(c->srv->e), scope, gv_time_real_ms() - 15 * 60000) >=
+      c->srv->cfg.login_max_failures) {
+    api_error(c, GV_EBUSY, "too many wrong passwords from this address: wait 15 minutes", NULL);
     return;
   }
   if (!password_ok(c, nw, "new_password")) return;
@@ -486,7 +497,8 @@ void h_me_accounts(gv_call *c) {
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) {
     json_t *u = api_user_json(c->srv, &users[i], 0);
-    json_object_set_new(u, "created_at", json_integer(users[i].created_at));
+    char ts[GV_TIME_BUFSZ];
+    json_object_set_new(u, "created_at", json_string(gv_time_format(users[i].created_at, ts)));
     json_array_append_new(arr, u);
   }
   free(users);
@@ -552,6 +564,7 @@ static void user_hashed(gv_call *c, int ok, const char *hash, void *ud) {
   json_t *o = api_user_json(c->srv, &x->u, 1);
   json_object_set_new(o, "password", json_string(x->password));
   json_object_set_new(o, "event_id", json_integer(eid));
+  json_object_set_new(o, "receipt", api_receipt(eid, now));
   gv_wipe(x->password, sizeof x->password);
   free(x);
   api_json(c, 201, o);
@@ -572,7 +585,7 @@ void h_users_create(gv_call *c) {
     if (!ok || !(json_is_string(v) || (json_is_null(v) && strcmp(k, "member") == 0))) {
       char msg[160];
       snprintf(msg, sizeof msg, ok ? "%s must be a string" : "unknown field '%s'", k);
-      api_error(c, GV_EPARAM, msg, k);
+      api_error(c, ok ? GV_EPARAM : GV_EPARSE, msg, k);
       return;
     }
   }
@@ -637,7 +650,7 @@ void h_user_patch(gv_call *c) {
     if (strcmp(k, "disabled") && strcmp(k, "role") && strcmp(k, "member") && strcmp(k, "display_name") && strcmp(k, "email")) {
       char msg[160];
       snprintf(msg, sizeof msg, "unknown field '%s'", k);
-      api_error(c, GV_EPARAM, msg, k);
+      api_error(c, GV_EPARSE, msg, k);
       return;
     }
   }
@@ -687,7 +700,9 @@ void h_user_patch(gv_call *c) {
     return;
   }
   if (first) gv_engine_notify(c->srv->e, first, eid);
-  api_json(c, 200, api_user_json(c->srv, &u, 1));
+  json_t *o = api_user_json(c->srv, &u, 1);
+  if (first) json_object_set_new(o, "receipt", api_receipt(eid, now));
+  api_json(c, 200, o);
 }
 
 typedef struct reset_ctx {
@@ -711,7 +726,9 @@ static void reset_hashed(gv_call *c, int ok, const char *hash, void *ud) {
     api_gv_error(c, &err);
     return;
   }
-  api_json(c, 200, json_pack("{s:s, s:s, s:b}", "username", u.username, "password", x->password, "must_change_password", 1));
+  gv_engine_notify(c->srv->e, eid, eid);
+  api_json(c, 200, json_pack("{s:s, s:s, s:b, s:o}", "username", u.username, "password", x->password,
+                             "must_change_password", 1, "receipt", api_receipt(eid, u.updated_at)));
   gv_wipe(x->password, sizeof x->password);
   free(x);
 }

@@ -319,6 +319,12 @@ void h_workflows(gv_call *c) {
     if (wf) json_object_set_new(w, "title", i18n_json(&wf->title));
     json_object_set(w, "current_version", json_object_get(w, "version_id"));
     json_object_del(w, "path");
+    char ts[GV_TIME_BUFSZ];
+    json_object_set_new(w, "updated_at", json_string(gv_time_format(json_integer_value(json_object_get(w, "updated_at")), ts)));
+    size_t k;
+    json_t *ver;
+    json_array_foreach(json_object_get(w, "versions"), k, ver)
+      json_object_set_new(ver, "created_at", json_string(gv_time_format(json_integer_value(json_object_get(ver, "created_at")), ts)));
   }
   api_json(c, 200, json_pack("{s:o}", "workflows", list));
 }
@@ -412,8 +418,10 @@ void h_meetings_create(gv_call *c) {
   }
   gv_engine_notify(c->srv->e, eid, eid);
   json_t *o = meeting_json(&m);
+  int64_t created = m.created_at;
   gv_meeting_clear(&m);
-  api_json(c, 201, json_pack("{s:o, s:I}", "meeting", o, "event_id", (json_int_t)eid));
+  api_json(c, 201, json_pack("{s:o, s:I, s:o}", "meeting", o, "event_id", (json_int_t)eid, "receipt",
+                             api_receipt(eid, created)));
 }
 
 /* Items of a meeting, optionally only of one workflow and state. */
@@ -472,14 +480,21 @@ void h_meeting(gv_call *c) {
   api_json(c, 200, o);
 }
 
+typedef struct adopt_ctx {
+  gv_call *c;
+  int64_t event_id;
+} adopt_ctx;
+
 static int mark_adopted(gv_engine *e, int64_t now, void *ud, gv_error *err) {
-  gv_call *c = ud;
+  adopt_ctx *x = ud;
+  gv_call *c = x->c;
   int64_t id;
   api_param_id(c, 0, &id);
   int rc = gv_store_meeting_set_agenda_adopted(gv_engine_store(e), id, now, err);
   if (rc != GV_OK) return rc;
   json_t *p = json_pack("{s:I}", "meeting", (json_int_t)id);
-  rc = gv_engine_record_in_tx(e, c->srv->forum->id, "meeting", "meeting.agenda_adopted", c->user.id, NULL, p, now, NULL, err);
+  rc = gv_engine_record_in_tx(e, c->srv->forum->id, "meeting", "meeting.agenda_adopted", c->user.id, NULL, p, now,
+                              &x->event_id, err);
   json_decref(p);
   return rc;
 }
@@ -518,7 +533,9 @@ void h_meeting_adopt_agenda(gv_call *c) {
     reqs[i].item_id = rows[i].id;
     reqs[i].action = "adopt";
   }
-  int rc = gv_engine_apply_atomic(c->srv->e, reqs, res, n, mark_adopted, c);
+  adopt_ctx x = {c, 0};
+  int64_t started = gv_engine_now(c->srv->e);
+  int rc = gv_engine_apply_atomic(c->srv->e, reqs, res, n, mark_adopted, &x);
   json_t *ids = json_array();
   for (size_t i = 0; i < n; i++) {
     json_array_append_new(ids, json_integer(rows[i].id));
@@ -538,9 +555,8 @@ void h_meeting_adopt_agenda(gv_call *c) {
     api_gv_error(c, &e2);
     return;
   }
-  char ts[GV_TIME_BUFSZ];
-  json_t *o = json_pack("{s:I, s:o, s:s}", "meeting", (json_int_t)mid, "adopted_items", ids, "committed_at",
-                        gv_time_format(n ? res[0].committed_at : gv_engine_now(c->srv->e), ts));
+  json_t *o = json_pack("{s:I, s:o, s:o}", "meeting", (json_int_t)mid, "adopted_items", ids, "receipt",
+                        api_receipt(x.event_id, n ? res[0].committed_at : started));
   free(reqs);
   free(res);
   api_json(c, 200, o);

@@ -618,7 +618,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
     if ((rc = gv_store_item_get(e->store, q->item_id, &item, err)) != GV_OK) goto done;
     f = gv_engine_forum(e, item.forum_id);
     if (f == NULL || (who->forum_id[0] && strcmp(who->forum_id, item.forum_id) != 0)) {
-      rc = gv_error_set(err, GV_ENOTFOUND, "item", "no item %lld", (long long)q->item_id);
+      rc = gv_error_set(err, GV_ENOTFOUND, "id", "no item %lld", (long long)q->item_id);
       goto done;
     }
     if ((w = gv_engine_workflow_version(e, item.forum_id, item.version_id, err)) == NULL) {

@@ -72,6 +72,8 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
     lua_pop(L, 1);
   }
   size_t plen = strlen(path);
+  /* An empty table is most often an empty list (of comments, reservations, ...). */
+  if (nint == 0 && nstr == 0) return json_array();
   if (nint > 0 && nstr == 0) {
     if ((size_t)maxk != nint) {
       gv_error_set(err, GV_EPARAM, NULL, "%s: a list must not have holes", path[0] ? path : "value");

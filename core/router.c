@@ -19,9 +19,9 @@ static gv_route routes[] = {
     {"POST", "/v1/users/{username}/reset-password", h_user_reset, 0},
     {"GET", "/v1/forums/{forum}", h_forum, 0},
     {"GET", "/v1/forums/{forum}/items", h_items_list, 0},
-    {"POST", "/v1/forums/{forum}/items", h_items_create, 0},
+    {"POST", "/v1/forums/{forum}/items", h_items_create, R_IDEMPOTENT},
     {"GET", "/v1/items/{id}", h_item, 0},
-    {"POST", "/v1/items/{id}/actions/{action}", h_item_action, 0},
+    {"POST", "/v1/items/{id}/actions/{action}", h_item_action, R_IDEMPOTENT},
     {"GET", "/v1/items/{id}/events", h_item_events, 0},
     {"GET", "/v1/items/{id}/positions", h_item_positions, 0},
     {"GET", "/v1/items/{id}/versions", h_item_versions, 0},
@@ -79,4 +79,15 @@ gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *p
     if (strcmp(routes[i].method, m) == 0) return &routes[i];
   }
   return NULL;
+}
+
+void gv_route_allow(const char *path, char *out, size_t size) {
+  gv_call scratch;
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    if (!match(routes[i].pattern, path, &scratch)) continue;
+    int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", routes[i].method);
+    if (n > 0 && (size_t)n < size - used) used += (size_t)n;
+  }
 }

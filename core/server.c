@@ -160,6 +160,11 @@ int api_param_id(gv_call *c, int i, int64_t *out) {
   return 0;
 }
 
+json_t *api_receipt(int64_t event_id, int64_t committed_at) {
+  char ts[GV_TIME_BUFSZ];
+  return json_pack("{s:I, s:s}", "event_id", (json_int_t)event_id, "committed_at", gv_time_format(committed_at, ts));
+}
+
 int api_require_role(gv_call *c, const char *role) {
   if (strcmp(c->user.role, role) == 0) return 0;
   char msg[128];
@@ -392,7 +397,15 @@ static void on_request(gv_http_req *req, void *ud) {
   gv_route *r = gv_route_find(req->method, req->path, c, &path_matched);
   if (r == NULL || ((r->flags & R_TEST_CLOCK) && !s->cfg.test_clock)) {
     if (r == NULL && path_matched) {
-      api_error(c, GV_EMETHOD, "this resource does not accept that method", NULL);
+      char allow[64];
+      gv_route_allow(req->path, allow, sizeof allow);
+      json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", gv_err_name(GV_EMETHOD), "message",
+                            "this resource does not accept that method");
+      char *b = json_dumps(e, JSON_COMPACT);
+      json_decref(e);
+      gv_http_header h[2] = {{"Content-Type", "application/json; charset=utf-8"}, {"Allow", allow}};
+      api_raw(c, 405, h, 2, b, strlen(b));
+      free(b);
       return;
     }
     api_error(c, GV_ENOTFOUND, "no such resource", NULL);
@@ -421,7 +434,7 @@ static void on_request(gv_http_req *req, void *ud) {
   }
   if (!(r->flags & R_PUBLIC) && api_authenticate(c) != 0) return;
   /* A retried POST with an Idempotency-Key gets the original answer. */
-  if (strcmp(req->method, "POST") == 0 && c->authed && gv_http_header_get(req, "idempotency-key")) {
+  if ((r->flags & R_IDEMPOTENT) && c->authed && gv_http_header_get(req, "idempotency-key")) {
     const char *key = gv_http_header_get(req, "idempotency-key");
     size_t kl = strlen(key);
     int ok = kl > 0 && kl <= 200;

@@ -61,7 +61,7 @@ int gv_store_item_get(gv_store *s, int64_t id, gv_item_row *out, gv_error *err) 
   if (rc == SQLITE_ROW) read_item(st, out);
   sqlite3_reset(st);
   if (rc == SQLITE_ROW) return GV_OK;
-  return gv_error_set(err, GV_ENOTFOUND, "item", "no item %lld", (long long)id);
+  return gv_error_set(err, GV_ENOTFOUND, "id", "no item %lld", (long long)id);
 }
 
 int gv_store_item_update(gv_store *s, const gv_item_row *r, gv_error *err) {

@@ -138,6 +138,7 @@ static const gv_migration migrations[] = {
    ");"
    "CREATE INDEX timers_due ON timers(due_at) WHERE state = 'pending';"
    "CREATE UNIQUE INDEX timers_pending ON timers(item_id, name) WHERE state = 'pending';"
+   "CREATE INDEX timers_item ON timers(item_id, name, id);"
    "CREATE TABLE outbox ("
    "  id INTEGER PRIMARY KEY,"
    "  forum_id TEXT NOT NULL REFERENCES forums(id),"

@@ -210,7 +210,7 @@ json_t *gv_view_item(gv_engine *e, const gv_caller *reader, int64_t item_id, gv_
   const gv_forum *f = gv_engine_forum(e, r.forum_id);
   if (f == NULL || (reader->forum_id[0] && strcmp(reader->forum_id, r.forum_id) != 0)) {
     gv_item_row_clear(&r);
-    gv_error_set(err, GV_ENOTFOUND, "item", "no item %lld", (long long)item_id);
+    gv_error_set(err, GV_ENOTFOUND, "id", "no item %lld", (long long)item_id);
     return NULL;
   }
   const gv_workflow *w = gv_engine_workflow_version(e, r.forum_id, r.version_id, err);

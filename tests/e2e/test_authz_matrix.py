@@ -157,7 +157,7 @@ MATRIX = [
     # Live updates, incidents, the test clock (only with --test-clock).
     ("GET", "/v1/stream", None,                                        200, 200, 200, 200, 200, 401),
     ("GET", "/v1/incidents", None,                                     200, 403, 403, 403, 403, 401),
-    ("POST", "/v1/test/clock", {"advance_seconds": 0},                 200, 200, 200, 200, 200, 401),
+    ("POST", "/v1/test/clock", {"advance_seconds": 0},                 200, 403, 403, 403, 403, 401),
 ]
 
 

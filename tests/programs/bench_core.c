@@ -1,0 +1,254 @@
+/* The in-process benchmark: position submissions through the engine versus the same writes as plain prepared statements. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accounts.h"
+#include "engine.h"
+#include "gvtime.h"
+#include "log.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0) v = atol(line + 6);
+  if (f) fclose(f);
+  return v;
+}
+
+static void die(const char *what, const gv_error *e) {
+  fprintf(stderr, "bench: %s: %s\n", what, e ? e->message : "");
+  exit(1);
+}
+
+/* A database with the forum, its demo users, the workflows and n open consultations. */
+static void setup(const char *db, const char *src, int nitems, gv_engine **out, gv_caller callers[5]) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/workflows/forums/midiocc.lua", src);
+  gv_forum *f;
+  gv_error err;
+  if (gv_forum_load_file(path, &f, &err) != GV_OK) die("forum", &err);
+  gv_store *s;
+  if (gv_store_open(db, GV_STORE_CREATE, &s, &err) != GV_OK) die("store", &err);
+  gv_store_begin(s, &err);
+  gv_store_forum_save(s, f, 0, &err);
+  gv_demo_user du[16];
+  size_t nu = gv_demo_users(f, du);
+  for (size_t i = 0; i < nu; i++) {
+    gv_user u = {0};
+    snprintf(u.username, sizeof u.username, "%.63s", du[i].username);
+    snprintf(u.role, sizeof u.role, "%.15s", du[i].role);
+    snprintf(u.member, sizeof u.member, "%.15s", du[i].member);
+    snprintf(u.password_hash, sizeof u.password_hash, "!");
+    if (gv_account_create(s, f, 0, &u, 0, NULL, &err) != GV_OK) die("user", &err);
+  }
+  gv_store_commit(s, &err);
+  gv_store_close(s);
+  gv_forum_free(f);
+  gv_engine_options eo = {0};
+  eo.db_path = db;
+  if (gv_engine_open(&eo, out, &err) != GV_OK) die("engine", &err);
+  char wf[600];
+  snprintf(wf, sizeof wf, "%s/workflows", src);
+  gv_error errs[8];
+  size_t ne;
+  if (gv_engine_register_dir(*out, wf, errs, 8, &ne) != GV_OK) die("workflows", &errs[0]);
+  gv_store *st = gv_engine_store(*out);
+  gv_user sec;
+  gv_store_user_find(st, "secretariat", &sec, &err);
+  gv_caller csec;
+  gv_caller_from_user(&csec, &sec);
+  const char *codes[5] = {"km.delegate", "mg.delegate", "mu.delegate", "re.delegate", "sc.delegate"};
+  for (int i = 0; i < 5; i++) {
+    gv_user u;
+    gv_store_user_find(st, codes[i], &u, &err);
+    gv_caller_from_user(&callers[i], &u);
+  }
+  char deadline[GV_TIME_BUFSZ];
+  gv_time_format(gv_time_real_ms() + 365LL * 86400000, deadline);
+  json_t *params = json_pack("{s:s, s:s}", "question", "Do you support the proposal?", "deadline", deadline);
+  json_t *title = json_string("Consultation");
+  const int chunk = 500;
+  gv_action_req *reqs = calloc(chunk, sizeof *reqs);
+  gv_action_res *res = calloc(chunk, sizeof *res);
+  for (int done = 0; done < nitems;) {
+    int n = nitems - done < chunk ? nitems - done : chunk;
+    for (int i = 0; i < n; i++) {
+      gv_action_req q = {&csec, 0, NULL, "consultation", title, NULL, params, NULL, NULL};
+      reqs[i] = q;
+    }
+    gv_engine_apply(*out, reqs, res, (size_t)n);
+    for (int i = 0; i < n; i++)
+      if (res[i].err.code != GV_OK) die("create", &res[i].err);
+    done += n;
+  }
+  free(reqs);
+  free(res);
+  json_decref(params);
+  json_decref(title);
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t next_rand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* Engine: submissions in batches; returns actions per second. */
+static double run_engine(gv_engine *e, gv_caller callers[5], int nitems, long actions, int batch, long *rss_growth) {
+  gv_action_req *reqs = calloc((size_t)batch, sizeof *reqs);
+  gv_action_res *res = calloc((size_t)batch, sizeof *res);
+  static const char *stances[] = {"support", "oppose", "abstain", "support_with_reservations"};
+  json_t *params[4];
+  for (int i = 0; i < 4; i++)
+    params[i] = json_pack("{s:s, s:s}", "stance", stances[i], "statement", "Our delegation supports the text as circulated.");
+  long rss0 = rss_kib();
+  double t0 = now_s();
+  long failed = 0;
+  for (long done = 0; done < actions;) {
+    int n = actions - done < batch ? (int)(actions - done) : batch;
+    for (int i = 0; i < n; i++) {
+      uint64_t r = next_rand();
+      reqs[i] = (gv_action_req){&callers[r % 5], (int64_t)(1 + (r >> 8) % (uint64_t)nitems), NULL, NULL, NULL,
+                                "submit_position", params[(r >> 4) % 4], NULL, NULL};
+    }
+    if (gv_engine_apply(e, reqs, res, (size_t)n) != GV_OK) die("apply", &res[0].err);
+    for (int i = 0; i < n; i++) failed += res[i].err.code != GV_OK;
+    done += n;
+  }
+  double secs = now_s() - t0;
+  *rss_growth = rss_kib() - rss0;
+  if (failed) fprintf(stderr, "bench: %ld actions failed (e.g. %s)\n", failed, res[0].err.message);
+  for (int i = 0; i < 4; i++) json_decref(params[i]);
+  free(reqs);
+  free(res);
+  return (double)actions / secs;
+}
+
+/* The same writes with plain prepared statements: an event, a position and the item's
+ * update per action, one transaction per batch. */
+static double run_raw(const char *db, int nitems, long actions, int batch) {
+  sqlite3 *h;
+  if (sqlite3_open(db, &h) != SQLITE_OK) die("raw open", NULL);
+  sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+  sqlite3_stmt *ev, *pos, *item;
+  sqlite3_prepare_v2(h, "INSERT INTO events(forum_id, item_id, kind, action, actor_id, member, at, from_state, to_state, params, sealed)"
+                        " VALUES ('midiocc', ?, 'action', 'submit_position', ?, ?, ?, 'open', 'open', ?, 0)", -1, &ev, NULL);
+  sqlite3_prepare_v2(h, "INSERT INTO positions(item_id, member, stance, statement, actor_id, on_behalf, event_id, at)"
+                        " VALUES (?, ?, ?, ?, ?, 0, ?, ?)", -1, &pos, NULL);
+  sqlite3_prepare_v2(h, "UPDATE items SET state = 'open', updated_at = ? WHERE id = ?", -1, &item, NULL);
+  static const char *members[] = {"KM", "MG", "MU", "RE", "SC"};
+  static const char *stances[] = {"support", "oppose", "abstain", "support_with_reservations"};
+  const char *statement = "Our delegation supports the text as circulated.";
+  double t0 = now_s();
+  for (long done = 0; done < actions;) {
+    int n = actions - done < batch ? (int)(actions - done) : batch;
+    sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+      uint64_t r = next_rand();
+      int64_t id = (int64_t)(1 + (r >> 8) % (uint64_t)nitems), at = gv_time_real_ms();
+      const char *stance = stances[(r >> 4) % 4];
+      char params[256];
+      snprintf(params, sizeof params, "{\"statement\":\"%s\",\"stance\":\"%s\"}", statement, stance);
+      sqlite3_bind_int64(ev, 1, id);
+      sqlite3_bind_int64(ev, 2, 4 + (int64_t)(r % 5));
+      sqlite3_bind_text(ev, 3, members[r % 5], -1, SQLITE_STATIC);
+      sqlite3_bind_int64(ev, 4, at);
+      sqlite3_bind_text(ev, 5, params, -1, SQLITE_TRANSIENT);
+      sqlite3_step(ev);
+      sqlite3_reset(ev);
+      int64_t eid = sqlite3_last_insert_rowid(h);
+      sqlite3_bind_int64(pos, 1, id);
+      sqlite3_bind_text(pos, 2, members[r % 5], -1, SQLITE_STATIC);
+      sqlite3_bind_text(pos, 3, stance, -1, SQLITE_STATIC);
+      sqlite3_bind_text(pos, 4, statement, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(pos, 5, 4 + (int64_t)(r % 5));
+      sqlite3_bind_int64(pos, 6, eid);
+      sqlite3_bind_int64(pos, 7, at);
+      sqlite3_step(pos);
+      sqlite3_reset(pos);
+      sqlite3_bind_int64(item, 1, at);
+      sqlite3_bind_int64(item, 2, id);
+      sqlite3_step(item);
+      sqlite3_reset(item);
+    }
+    if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) die("raw commit", NULL);
+    done += n;
+  }
+  double secs = now_s() - t0;
+  sqlite3_finalize(ev);
+  sqlite3_finalize(pos);
+  sqlite3_finalize(item);
+  sqlite3_close(h);
+  return (double)actions / secs;
+}
+
+int main(int argc, char **argv) {
+  long actions = 200000;
+  int items = 2000, batch = 64;
+  const char *src = GAVEL_SOURCE_DIR;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--actions") == 0) actions = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--items") == 0) items = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--batch") == 0) batch = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--source") == 0) src = argv[i + 1];
+  }
+  gv_log_set_level(GV_LOG_ERROR);
+  char dir[] = "/tmp/gavel-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) return 1;
+  char db[300], rawdb[300], cmd[700];
+  snprintf(db, sizeof db, "%s/engine.db", dir);
+  snprintf(rawdb, sizeof rawdb, "%s/raw.db", dir);
+  printf("setting up %d open consultations...\n", items);
+  gv_engine *e;
+  gv_caller callers[5];
+  setup(db, src, items, &e, callers);
+  gv_engine_close(e);
+  /* The raw run writes to an identical copy, so both start from the same state. */
+  gv_error err;
+  if (gv_store_backup(db, rawdb, &err) != GV_OK) die("copy", &err);
+  gv_engine_options eo = {0};
+  eo.db_path = db;
+  if (gv_engine_open(&eo, &e, &err) != GV_OK) die("engine", &err);
+  /* Interleave the two, so machine noise hits both alike. */
+  long growth = 0, g;
+  double eng = 0, raw = 0;
+  int rounds = 3;
+  for (int r = 0; r < rounds; r++) {
+    raw += run_raw(rawdb, items, actions / rounds, batch);
+    eng += run_engine(e, callers, items, actions / rounds, batch, &g);
+    growth += g;
+  }
+  eng /= rounds;
+  raw /= rounds;
+  printf("batch size            %d actions per commit\n", batch);
+  printf("engine                %.0f actions/s (submit_position: checks, validation, Lua effect, event, position, item)\n", eng);
+  printf("plain statements      %.0f actions/s (the same three writes, prepared, no Lua, no JSON)\n", raw);
+  printf("ratio engine/plain    %.2f\n", eng / raw);
+  printf("resident memory       %+ld KiB over %ld engine actions\n", growth, actions);
+  gv_engine_close(e);
+  /* Opening the engine on the database just written. */
+  double t0 = now_s();
+  if (gv_engine_open(&eo, &e, &err) != GV_OK) die("engine", &err);
+  int64_t next = gv_engine_next_due(e);
+  double open_s = now_s() - t0;
+  printf("engine open           %.3f s (%lld pending timers; next due %s)\n", open_s,
+         (long long)gv_store_timer_pending_count(gv_engine_store(e)), next == INT64_MAX ? "never" : "set");
+  gv_engine_close(e);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) return 1;
+  return 0;
+}
