@@ -294,6 +294,38 @@ done:
   return rc;
 }
 
+static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
+  const char *role = gv_cli_val(opts, "role", NULL);
+  const char *member = gv_cli_val(opts, "member", NULL);
+  if (role == NULL && member == NULL) return gv_cli_usage_error(cmd, "give --role and/or --member");
+  gv_store *s;
+  gv_forum *f = NULL;
+  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  int rc = 1;
+  gv_error err;
+  gv_error_clear(&err);
+  gv_user u;
+  if (gv_cli_load_forum(s, opts, &f)) goto done;
+  if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) { gv_cli_fail(&err); goto done; }
+  char r[16], m[16];
+  snprintf(r, sizeof r, "%s", role ? role : u.role);
+  /* A new role other than delegate drops the member; a delegate keeps theirs unless given. */
+  snprintf(m, sizeof m, "%s", member ? member : (strcmp(r, "delegate") == 0 ? u.member : ""));
+  if (gv_store_begin(s, &err) != GV_OK ||
+      gv_account_set_role(s, f, 0, &u, r, m, gv_time_real_ms(), NULL, &err) != GV_OK ||
+      gv_store_commit(s, &err) != GV_OK) {
+    gv_store_rollback(s);
+    gv_cli_fail(&err);
+    goto done;
+  }
+  printf("%s is now %s%s%s; their sessions have ended\n", u.username, u.role, u.member[0] ? " of " : "", u.member);
+  rc = 0;
+done:
+  gv_forum_free(f);
+  gv_store_close(s);
+  return rc;
+}
+
 /* ---- meeting ----------------------------------------------------------------------------- */
 
 static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
@@ -458,6 +490,12 @@ static gv_opt user_list_opts[] = {
     {NULL}};
 static gv_opt user_change_opts[] = {
     {"db", 1, "database file (default gavel.db)"}, {"forum", 1, "forum id"}, {NULL}};
+static gv_opt user_set_opts[] = {
+    {"db", 1, "database file (default gavel.db)"},
+    {"forum", 1, "forum id"},
+    {"role", 1, "secretariat, chair, delegate or observer"},
+    {"member", 1, "for a delegate: the member state's code"},
+    {NULL}};
 static gv_opt user_passwd_opts[] = {
     {"db", 1, "database file (default gavel.db)"},
     {"forum", 1, "forum id"},
@@ -487,6 +525,7 @@ const gv_cmd gv_cli_admin_cmds[] = {
     {"user list", "", "list accounts", cmd_user_list, 0, 0, user_list_opts},
     {"user disable", "USERNAME", "disable an account and end its sessions", cmd_user_change, 1, 1, user_change_opts},
     {"user enable", "USERNAME", "enable a disabled account", cmd_user_change, 1, 1, user_change_opts},
+    {"user set", "USERNAME", "change an account's role or bind a delegate to a member state", cmd_user_set, 1, 1, user_set_opts},
     {"user passwd", "USERNAME", "reset a password (to be changed at next sign-in)", cmd_user_change, 1, 1, user_passwd_opts},
     {"meeting add", "", "add a meeting", cmd_meeting_add, 0, 0, meeting_add_opts},
     {"meeting list", "", "list meetings", cmd_meeting_list, 0, 0, meeting_list_opts},

@@ -116,6 +116,17 @@ class CliTest(GavelTest):
         self.assertEqual(len(notices), 1)
         self.assertEqual(json.loads(notices[0][0])["members"], ["KM"])
         con.close()
+        p = run("user", "set", "--db", db, "km.second", "--member", "MG")
+        self.assertIn("km.second is now delegate of MG", p.stdout)
+        p = run("user", "set", "--db", db, "km.second", "--member", "XX", check=False)
+        self.assertIn("'XX' is not a member", p.stderr)
+        p = run("user", "set", "--db", db, "obs2", "--role", "chair")
+        self.assertIn("obs2 is now chair", p.stdout)
+        con = sqlite3.connect(db)
+        changed = con.execute("SELECT params FROM events WHERE action = 'account.role_changed' ORDER BY id").fetchall()
+        con.close()
+        self.assertEqual(json.loads(changed[0][0])["old_member"], "KM")
+        self.assertEqual(json.loads(changed[0][0])["member"], "MG")
         p = run("user", "disable", "--db", db, "nobody", check=False)
         self.assertIn("no user 'nobody'", p.stderr)
 
@@ -159,6 +170,25 @@ class CliTest(GavelTest):
         self.assertIn("already exists", p.stderr)
         # The copy is a working Gavel database.
         self.assertIn("km.delegate", run("user", "list", "--db", out).stdout)
+
+    def test_record(self):
+        db = make_demo_db(self.tmp)
+        run("meeting", "add", "--db", db, "--title", "Third <meeting>", "--title-fr", "Troisième réunion",
+            "--place", "Moroni", "--start", "2026-12-10")
+        md = run("record", "--db", db, "--meeting", "1").stdout
+        self.assertIn("# Conclusions et recommandations — Troisième réunion", md)
+        self.assertIn("# Conclusions and Recommendations — Third <meeting>", md)
+        html = run("record", "--db", db, "--meeting", "1", "--format", "html").stdout
+        self.assertIn("Third &lt;meeting&gt;", html)
+        self.assertNotIn("<meeting>", html)
+        data = json.loads(run("record", "--db", db, "--meeting", "1", "--format", "json").stdout)
+        self.assertEqual(data["meeting"]["place"], "Moroni")
+        self.assertEqual(data["decisions"], [])
+        p = run("record", "--db", db, "--meeting", "9", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no meeting", p.stderr)
+        p = run("record", "--db", db, "--meeting", "1", "--format", "pdf", check=False)
+        self.assertEqual(p.returncode, 2)
 
     def test_missing_database(self):
         p = run("user", "list", "--db", self.tmp("none.db"), check=False)
