@@ -373,7 +373,7 @@ static void client_address(gv_srv *s, gv_http_req *req, char out[64]) {
     char *end = hop + strlen(hop);
     while (end > hop && end[-1] == ' ') *--end = '\0';
     if (*hop == '\0') return;
-    snprintf(out, 64, "%s", hop);
+    snprintf(out, 64, "%.63s", hop);
     if (!gv_net_match(s->cfg.trusted_proxies, s->cfg.ntrusted_proxies, hop) || comma == NULL) return;
     *comma = '\0';
   }
