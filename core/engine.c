@@ -538,7 +538,9 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
     json_t *payload = json_pack("{s:I, s:s, s:s, s:s, s:o}", "item_id", (json_int_t)c->item->id, "workflow",
                                 c->w->name, "action", a->name, "state", c->item->state, "params",
                                 ev.sealed ? json_null() : json_deep_copy(p));
-    rc = outbox(c, ev.id, "item.action", notify_audience((unsigned)a->notify), payload, err);
+    json_t *audience = notify_audience((unsigned)a->notify);
+    rc = outbox(c, ev.id, "item.action", audience, payload, err);
+    json_decref(audience);
     json_decref(payload);
     if (rc != GV_OK) goto fail;
   }

@@ -41,10 +41,15 @@ int gv_lhost_key_line(const char *src, const char *key, int from_line) {
   return from_line;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t pathsz, gv_error *err);
+/* Values converted at most per call. The depth cap alone does not bound the work: a table
+ * that holds the same table twice, nested 60 deep, is 2^60 values to write out. */
+#define MAX_VALUES 1000000
+
+static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t pathsz, size_t *left,
+                       gv_error *err);
 
 static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_t pathsz,
-                             gv_error *err) {
+                             size_t *left, gv_error *err) {
   if (depth > 64) {
     gv_error_set(err, GV_EPARAM, NULL, "%s: nested too deeply", path[0] ? path : "value");
     return NULL;
@@ -83,7 +88,7 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
     for (lua_Integer i = 1; i <= maxk; i++) {
       lua_geti(L, idx, i);
       snprintf(path + plen, pathsz - plen, "[%lld]", (long long)i);
-      json_t *v = to_json(L, lua_gettop(L), depth + 1, path, pathsz, err);
+      json_t *v = to_json(L, lua_gettop(L), depth + 1, path, pathsz, left, err);
       path[plen] = '\0';
       lua_pop(L, 1);
       if (v == NULL) {
@@ -104,7 +109,7 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
   while (gv_sandbox_next(L, idx)) {
     const char *k = lua_tostring(L, -2);
     snprintf(path + plen, pathsz - plen, "%s%s", plen ? "." : "", k);
-    json_t *v = to_json(L, lua_gettop(L), depth + 1, path, pathsz, err);
+    json_t *v = to_json(L, lua_gettop(L), depth + 1, path, pathsz, left, err);
     path[plen] = '\0';
     lua_pop(L, 1);
     if (v == NULL) {
@@ -117,7 +122,13 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
   return obj;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t pathsz, gv_error *err) {
+static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t pathsz, size_t *left,
+                       gv_error *err) {
+  if (*left == 0) {
+    gv_error_set(err, GV_EPARAM, NULL, "%s: more than %d values", path[0] ? path : "value", MAX_VALUES);
+    return NULL;
+  }
+  (*left)--;
   switch (lua_type(L, idx)) {
     case LUA_TNIL: return json_null();
     case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
@@ -139,7 +150,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t path
       if (j == NULL) gv_error_set(err, GV_EPARAM, NULL, "%s: text is not valid UTF-8", path[0] ? path : "value");
       return j;
     }
-    case LUA_TTABLE: return table_to_json(L, lua_absindex(L, idx), depth, path, pathsz, err);
+    case LUA_TTABLE: return table_to_json(L, lua_absindex(L, idx), depth, path, pathsz, left, err);
     default:
       gv_error_set(err, GV_EPARAM, NULL, "%s: a %s cannot be stored", path[0] ? path : "value",
                    luaL_typename(L, idx));
@@ -149,7 +160,8 @@ static json_t *to_json(lua_State *L, int idx, int depth, char *path, size_t path
 
 json_t *gv_lhost_to_json(lua_State *L, int idx, gv_error *err) {
   char path[256] = "";
-  return to_json(L, lua_absindex(L, idx), 0, path, sizeof path, err);
+  size_t left = MAX_VALUES;
+  return to_json(L, lua_absindex(L, idx), 0, path, sizeof path, &left, err);
 }
 
 void gv_lhost_push_json(lua_State *L, const json_t *j) {

@@ -16,8 +16,11 @@ struct gv_sandbox {
   size_t used;
   size_t limit;
   uint64_t budget;
+  uint32_t ms;          /* wall-time budget per call, 0 for none */
+  uint64_t deadline;    /* CLOCK_MONOTONIC ns at which the current call ends, 0 for none */
   uint64_t ticks;       /* hook calls in the current gv_sandbox_call */
   int instr_hit;        /* the budget ran out in this call */
+  int time_hit;         /* ... because the deadline passed */
   int mem_hit;          /* an allocation was refused in this call */
   int depth;            /* nested gv_sandbox_call */
 };
@@ -30,10 +33,13 @@ static const char KEY_REJECT = 'x';   /* metatable of structured errors */
 static const char KEY_SEEN = 's';     /* upvalue ids already recorded */
 static const char KEY_SYSTEM = 'y';   /* host tables never frozen (environment metatables) */
 static const char KEY_RESTORE_T = 't'; /* array of {table, snapshot} restored after actions */
+static const char KEY_SCRIPT_MT = 'm'; /* weak set of metatables set by scripts themselves */
+static const char KEY_PROXY_OF = 'p';  /* weak map: shadow of a frozen table -> the table */
 
 void gv_sandbox_limits_default(gv_sandbox_limits *l) {
   l->memory_bytes = 64u << 20;
   l->instructions = 20000000;
+  l->milliseconds = 2000;
 }
 
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -65,23 +71,61 @@ lua_State *gv_sandbox_lua(gv_sandbox *sb) { return sb->L; }
 
 /* ---- Instruction budget -------------------------------------------------------------- */
 
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int past_deadline(gv_sandbox *sb) { return sb->deadline != 0 && mono_ns() >= sb->deadline; }
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Marks the budget spent. From now on the hook fires on every instruction, so a pcall in
+ * the script cannot swallow the error and carry on: the next instruction raises it again. */
+static void spend_all(lua_State *L, gv_sandbox *sb, int by_time) {
+  if (!sb->instr_hit) sb->time_hit = by_time;
+  sb->instr_hit = 1;
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+}
+
+/* Raises the limit error, prefixed with where (may be NULL). Does not return. */
+static int limit_error(lua_State *L, gv_sandbox *sb, const char *where) {
+  /* The wording keeps "instruction" so that incidents count both as instruction limits. */
+  if (sb->time_hit)
+    return luaL_error(L, "%s%sinstruction limit exceeded (the script ran for over %d ms, mostly "
+                         "inside library calls)", where ? where : "", where ? ": " : "", (int)sb->ms);
+  return luaL_error(L, "%s%sinstruction limit exceeded (%I instructions)", where ? where : "",
+                    where ? ": " : "", (lua_Integer)sb->budget);
+}
+
+/* Called by the library wrappers before costly work: the count hook only runs between Lua
+ * instructions, and a loop can make a thousand costly calls between two of its runs. */
+static void check_time(lua_State *L) {
+  gv_sandbox *sb = gv_sandbox_of(L);
+  if (sb->depth > 0 && (sb->instr_hit || past_deadline(sb))) {
+    spend_all(L, sb, 1);
+    limit_error(L, sb, NULL);
+  }
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   gv_sandbox *sb = gv_sandbox_of(L);
   if (!sb->instr_hit) {
     sb->ticks++;
-    if (sb->ticks * HOOK_EVERY < sb->budget) return;
-    sb->instr_hit = 1;
-    /* From now on fire on every instruction, so a pcall in the script cannot swallow
-     * the error and carry on: the next instruction raises it again. */
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    int late = past_deadline(sb);
+    if (sb->ticks * HOOK_EVERY < sb->budget && !late) return;
+    spend_all(L, sb, late && sb->ticks * HOOK_EVERY < sb->budget);
   }
   /* In a hook, level 0 is the Lua function that was running: report its line. */
   lua_Debug d;
-  if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
-    luaL_error(L, "%s:%d: instruction limit exceeded (%I instructions)", d.short_src, d.currentline,
-               (lua_Integer)sb->budget);
-  luaL_error(L, "instruction limit exceeded (%I instructions)", (lua_Integer)sb->budget);
+  char where[LUA_IDSIZE + 24];
+  if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0) {
+    snprintf(where, sizeof where, "%s:%d", d.short_src, d.currentline);
+    limit_error(L, sb, where);
+  }
+  limit_error(L, sb, NULL);
 }
 
 /* ---- Structured errors ---------------------------------------------------------------- */
@@ -197,9 +241,50 @@ static int frozen_newindex(lua_State *L) {
                        "state between actions; use item.data)");
 }
 
+/* Pushes field key of the script metatable of the shadow at idx, read through the
+ * metatable if it is frozen too, and returns its type; pushes nil if there is none. */
+static int shadow_meta_field(lua_State *L, int idx, const char *key) {
+  if (!lua_getmetatable(L, idx)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  gv_sandbox_contents(L, -1);
+  lua_pushstring(L, key);
+  int t = lua_rawget(L, -2);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return t;
+}
+
+/* __index of a frozen table that had a metatable of the script's. Its metamethods get the
+ * read-only table, never the shadow (a script holding the shadow could write to it, and
+ * the next action would see it), and work even when the metatable is frozen as well. */
+static int frozen_index(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  int t = shadow_meta_field(L, lua_upvalueindex(1), "__index");
+  if (t == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+  } else if (t != LUA_TNIL) {
+    lua_pushvalue(L, 2);
+    lua_gettable(L, -2);
+  }
+  return 1;
+}
+
 static int frozen_len(lua_State *L) {
   if (!frozen_shadow(L, 1)) return luaL_error(L, "not a frozen table");
-  lua_len(L, -1);
+  int shadow = lua_gettop(L);
+  if (shadow_meta_field(L, shadow, "__len") == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+  }
+  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, shadow));
   return 1;
 }
 
@@ -256,7 +341,9 @@ static int freeze_function(gv_sandbox *sb, int idx, int depth, gv_error *err) {
       rc = freeze_value(sb, -1, depth + 1, err);
     lua_pop(L, 1);
     if (rc != GV_OK) return rc;
-    if (t != LUA_TTABLE && t != LUA_TFUNCTION) record_upvalue(sb, idx, n);
+    /* Tables and functions too: freezing stops writes into them, but an action could still
+     * assign a fresh table or function (or _ENV) to the upvalue for the next one to find. */
+    record_upvalue(sb, idx, n);
   }
   return GV_OK;
 }
@@ -310,7 +397,7 @@ static int freeze_table(gv_sandbox *sb, int idx, int depth, gv_error *err) {
     lua_pop(L, 1);
     return GV_OK;
   }
-  int t = lua_gettop(L);
+  int t = lua_gettop(L), script_mt = 0;
   /* The shadow takes the contents and any metatable the table had. */
   lua_newtable(L);
   int shadow = t + 1;
@@ -320,7 +407,18 @@ static int freeze_table(gv_sandbox *sb, int idx, int depth, gv_error *err) {
     lua_insert(L, -2);
     lua_rawset(L, shadow);
   }
-  if (lua_getmetatable(L, idx)) lua_setmetatable(L, shadow);
+  if (lua_getmetatable(L, idx)) {
+    /* lua_setmetatable arms a __gc the script added after its own setmetatable. Raw reads
+     * here and below: freezing must not run the script's metamethods. */
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+      lua_settop(L, t);
+      return gv_error_set(err, GV_ESCRIPT, NULL, "__gc metamethods are not allowed in workflows");
+    }
+    lua_pop(L, 1);
+    script_mt = !is_system(L, -1);
+    lua_setmetatable(L, shadow);
+  }
   /* Empty the original (keys collected first: no writes while traversing). */
   lua_pushnil(L);
   while (lua_next(L, shadow) != 0) {
@@ -336,12 +434,19 @@ static int freeze_table(gv_sandbox *sb, int idx, int depth, gv_error *err) {
   lua_pop(L, 1);
   int is_env = 0;
   if (lua_getmetatable(L, idx)) {
-    lua_getfield(L, -1, "__genv");
+    lua_pushliteral(L, "__genv");
+    lua_rawget(L, -2);
     is_env = lua_toboolean(L, -1);
     lua_pop(L, 2);
   }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PROXY_OF);
+  lua_pushvalue(L, shadow);
+  lua_pushvalue(L, idx);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
   lua_createtable(L, 0, 6);
   lua_pushvalue(L, shadow);
+  if (script_mt) lua_pushcclosure(L, frozen_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, frozen_newindex);
   lua_setfield(L, -2, "__newindex");
@@ -410,6 +515,11 @@ static void restore_tables(lua_State *L) {
     lua_rawgeti(L, -1, 1);
     lua_rawgeti(L, -2, 2);
     int t = lua_gettop(L) - 1, snap = t + 1;
+    /* A metatable frozen since (it was reachable as a value too) cannot have changed. */
+    if (frozen_shadow(L, t)) {
+      lua_settop(L, t - 2);
+      continue;
+    }
     /* Drop keys the snapshot lacks (collected first), then put every value back. */
     lua_newtable(L);
     int extra = lua_gettop(L);
@@ -474,8 +584,61 @@ static int l_setmetatable(lua_State *L) {
   if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
     return luaL_error(L, "cannot change a protected metatable");
   lua_settop(L, 2);
+  if (t == LUA_TTABLE) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SCRIPT_MT);
+    lua_pushvalue(L, 2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    /* Lua reads metamethods raw, and a frozen table is an empty proxy: use its contents
+     * (getmetatable maps them back, so the script never holds them). */
+    if (frozen_shadow(L, 2)) lua_replace(L, 2);
+  }
   lua_setmetatable(L, 1);
   return 1;
+}
+
+/* getmetatable(v): like Lua's, but a metatable the host set (declarations, environments,
+ * forum members, ...) reads as nil. Host metatables are shared by every action, and a
+ * script that could write to one could leave state behind, or add a __gc that the host's
+ * next lua_setmetatable with it would arm. */
+static int l_getmetatable(lua_State *L) {
+  luaL_checkany(L, 1);
+  if (!lua_getmetatable(L, 1)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return 1;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PROXY_OF);
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+  lua_pop(L, 2);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SCRIPT_MT);
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) == LUA_TNIL) lua_pushnil(L);
+  else lua_pushvalue(L, -3);
+  return 1;
+}
+
+/* xpcall(f, handler, ...): the handler runs once the failed call has unwound, not at the
+ * point of the error. Lua calls message handlers from inside the count hook when the hook
+ * raised the error, with hooks off, so a handler that loops would never be stopped. */
+static int l_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_insert(L, 1);
+  lua_remove(L, 3); /* handler, f, args... */
+  if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+    lua_pushboolean(L, 1);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+  }
+  /* handler, error: an error in the handler becomes the result, as with Lua's xpcall. */
+  lua_pcall(L, 1, 1, 0);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
 }
 
 static int l_collectgarbage(lua_State *L) {
@@ -497,10 +660,19 @@ static int l_rep(lua_State *L) {
   luaL_checklstring(L, 1, &l);
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_optlstring(L, 3, "", &lsep);
+  check_time(L);
+  /* A result that cannot fit in what is left is a memory error (GV_ELIMIT), checked first so
+   * that string.rep('x', 1 << 26) reads as one; the count cap then stops the empty string,
+   * which Lua would copy 1 << 40 times without allocating. */
+  gv_sandbox *sb = gv_sandbox_of(L);
+  size_t left = sb->used < sb->limit ? sb->limit - sb->used : 0;
+  if (n > 0 && (l + lsep) > 0 && (lua_Unsigned)n > left / (l + lsep)) {
+    sb->mem_hit = 1;
+    return luaL_error(L, "not enough memory for string.rep (%I copies of %I bytes)", n,
+                      (lua_Integer)(l + lsep));
+  }
   if (n > GV_SANDBOX_MAX_REP)
     return luaL_error(L, "string.rep: count %I is over the limit of %d", n, GV_SANDBOX_MAX_REP);
-  if (n > 0 && (l + lsep) > 0 && (size_t)n > (gv_sandbox_of(L)->limit / (l + lsep)))
-    return luaL_error(L, "not enough memory");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
@@ -602,6 +774,7 @@ static int l_replace(lua_State *L) {
 }
 
 static void check_span(lua_State *L, lua_Integer a, lua_Integer b, const char *what) {
+  check_time(L);
   if (b >= a && (lua_Unsigned)b - (lua_Unsigned)a >= GV_SANDBOX_MAX_ELEMS)
     luaL_error(L, "%s: a span of more than %d elements is over the limit", what,
                GV_SANDBOX_MAX_ELEMS);
@@ -632,6 +805,9 @@ static int l_concat(lua_State *L) {
 static int l_lencheck(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer n = luaL_len(L, 1);
+  /* Lua's insert and remove trust a negative length: table.insert(t, math.mininteger + 5, v)
+   * on a table whose __len says -10 then shifts 2^63 elements. */
+  if (n < 0) return luaL_error(L, "table length %I is negative (check the table's __len)", n);
   check_span(L, 1, n, "table length");
   return call_upvalue(L);
 }
@@ -669,10 +845,10 @@ static int build_base(lua_State *L) {
   static const entry base_fns[] = {{"assert", NULL},   {"error", NULL},  {"ipairs", NULL},
                                    {"pairs", NULL},    {"select", NULL}, {"tonumber", NULL},
                                    {"tostring", NULL}, {"type", NULL},   {"pcall", NULL},
-                                   {"xpcall", NULL},   {"rawequal", NULL}, {"getmetatable", NULL},
-                                   {NULL, NULL}};
+                                   {"rawequal", NULL}, {NULL, NULL}};
   copy_fields(L, g, base, base_fns);
-  static const luaL_Reg own[] = {{"setmetatable", l_setmetatable}, {"next", frozen_next},
+  static const luaL_Reg own[] = {{"setmetatable", l_setmetatable}, {"getmetatable", l_getmetatable},
+                                 {"xpcall", l_xpcall},             {"next", frozen_next},
                                  {"collectgarbage", l_collectgarbage}, {"reject", l_reject},
                                  {"refuse", l_refuse}, {"deny", l_deny}, {NULL, NULL}};
   add_funcs(L, base, own);
@@ -770,6 +946,7 @@ gv_sandbox *gv_sandbox_new(const gv_sandbox_limits *limits) {
   if (sb == NULL) return NULL;
   sb->limit = limits->memory_bytes;
   sb->budget = limits->instructions;
+  sb->ms = limits->milliseconds;
   sb->L = lua_newstate(sb_alloc, sb);
   if (sb->L == NULL) {
     free(sb);
@@ -791,6 +968,18 @@ gv_sandbox *gv_sandbox_new(const gv_sandbox_limits *limits) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SEEN);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_RESTORE_T);
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SCRIPT_MT);
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_PROXY_OF);
   lua_newtable(L);
   lua_newtable(L);
   lua_pushliteral(L, "k");
@@ -865,6 +1054,9 @@ int gv_sandbox_load(gv_sandbox *sb, const char *chunkname, const char *src, size
   if (rc != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     set_located(err, sb->mem_hit ? GV_ELIMIT : GV_ESCRIPT, msg ? msg : "cannot load");
+    /* Some carry no position (the parser's "C stack overflow" on deep nesting): still
+     * name the file. */
+    if (err && err->file[0] == '\0') snprintf(err->file, sizeof err->file, "%s", chunkname);
     lua_pop(L, 1);
     return err ? err->code : GV_ESCRIPT;
   }
@@ -875,6 +1067,9 @@ int gv_sandbox_load(gv_sandbox *sb, const char *chunkname, const char *src, size
   lua_setfield(L, -2, "__index");
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "__genv");
+  /* The chunk must not replace it (losing strict globals). */
+  lua_pushliteral(L, "environment");
+  lua_setfield(L, -2, "__metatable");
   gv_sandbox_mark_system(L, -1);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
@@ -898,7 +1093,9 @@ int gv_sandbox_call(gv_sandbox *sb, int nargs, int nresults, gv_error *err, char
   if (outer) {
     sb->ticks = 0;
     sb->instr_hit = 0;
+    sb->time_hit = 0;
     sb->mem_hit = 0;
+    sb->deadline = sb->ms ? mono_ns() + (uint64_t)sb->ms * 1000000u : 0;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
   }
   int base = lua_gettop(L) - nargs;
@@ -907,7 +1104,10 @@ int gv_sandbox_call(gv_sandbox *sb, int nargs, int nresults, gv_error *err, char
   int rc = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   int instr = sb->instr_hit, mem = sb->mem_hit;
-  if (outer) lua_sethook(L, NULL, 0, 0);
+  if (outer) {
+    lua_sethook(L, NULL, 0, 0);
+    sb->deadline = 0;
+  }
   sb->depth--;
   if (rc == LUA_OK) return GV_OK;
 
@@ -915,6 +1115,10 @@ int gv_sandbox_call(gv_sandbox *sb, int nargs, int nresults, gv_error *err, char
   if (is_reject(L, -1)) {
     lua_getfield(L, -1, "code");
     code = (int)lua_tointeger(L, -1);
+    /* The script may have caught the object with pcall and changed its code before raising
+     * it again: believe only the codes gv_sandbox_raise makes, never GV_OK. */
+    if (code != GV_EPARAM && code != GV_ESTATE && code != GV_EFORBIDDEN && code != GV_EDEADLINE)
+      code = GV_ESCRIPT;
     lua_getfield(L, -2, "field");
     lua_getfield(L, -3, "message");
     gv_error_set(err, code, lua_tostring(L, -2), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");

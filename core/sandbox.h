@@ -13,6 +13,10 @@ typedef struct gv_sandbox gv_sandbox;
 typedef struct gv_sandbox_limits {
   size_t memory_bytes;    /* cap on everything the state allocates; default 64 MiB */
   uint64_t instructions;  /* per gv_sandbox_call; default 20 million */
+  uint32_t milliseconds;  /* wall time per gv_sandbox_call, 0 for none; default 2000. It
+                           * stops loops of costly C calls (a 1 MB concatenation or a sort
+                           * per instruction) that the instruction count alone lets run for
+                           * hours; it is reported as an instruction limit. */
 } gv_sandbox_limits;
 
 /* Caps applied by the C helpers and wrapped library functions. */

@@ -48,9 +48,11 @@ static int named_body(lua_State *L) {
   lua_settop(L, 1);
   mark_decl(L, 1, kind, name, line);
   if (strcmp(kind, "workflow") == 0) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    /* Only while the file loads: the list is gone once an action can run. */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS) == LUA_TTABLE) {
+      lua_pushvalue(L, 1);
+      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    }
     lua_pop(L, 1);
   }
   return 1;
@@ -114,6 +116,14 @@ static void install_decls(lua_State *L, int env) {
 
 /* ---- Checking ---------------------------------------------------------------------------- */
 
+/* Like lua_getfield, but raw. Checking runs after the file's code, outside any instruction
+ * budget: a metamethod of the author's (an __index that loops or raises) must not run. */
+static int rawfield(lua_State *L, int idx, const char *key) {
+  idx = lua_absindex(L, idx);
+  lua_pushstring(L, key);
+  return lua_rawget(L, idx);
+}
+
 typedef struct ld {
   lua_State *L;
   const char *file;
@@ -141,7 +151,7 @@ static void err_at(ld *c, int line, const char *fmt, ...) {
 
 /* The line of field key inside the declaration at idx (searched from its own line). */
 static int field_line(ld *c, int idx, const char *key) {
-  lua_getfield(c->L, idx, "__line");
+  rawfield(c->L, idx, "__line");
   int line = (int)lua_tointeger(c->L, -1);
   lua_pop(c->L, 1);
   return key ? gv_lhost_key_line(c->src, key, line) : line;
@@ -155,14 +165,14 @@ static int is_decl(lua_State *L, int idx, const char *kind) {
   int yes = lua_rawequal(L, -1, -2);
   lua_pop(L, 2);
   if (!yes || kind == NULL) return yes;
-  lua_getfield(L, idx, "__kind");
+  rawfield(L, idx, "__kind");
   yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), kind) == 0;
   lua_pop(L, 1);
   return yes;
 }
 
 static char *dup_field(lua_State *L, int idx, const char *key) {
-  lua_getfield(L, idx, key);
+  rawfield(L, idx, key);
   char *s = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
   lua_pop(L, 1);
   return s;
@@ -199,7 +209,7 @@ static void check_fields(ld *c, int idx, const char *const *allowed, const char 
 static size_t string_list(ld *c, int idx, const char *key, char ***out, const char *what) {
   lua_State *L = c->L;
   *out = NULL;
-  lua_getfield(L, idx, key);
+  rawfield(L, idx, key);
   size_t n = 0;
   if (lua_type(L, -1) == LUA_TSTRING) {
     *out = calloc(1, sizeof **out);
@@ -283,8 +293,8 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   idx = lua_absindex(L, idx);
   p->name = strdup(name);
   int line = gv_lhost_key_line(c->src, name, 1);
-  /* A bare constructor (text instead of text {}) is accepted. */
-  if (lua_type(L, idx) == LUA_TFUNCTION) {
+  /* A bare constructor (text instead of text {}) is accepted; no other function is run. */
+  if (lua_tocfunction(L, idx) == ptype) {
     lua_pushvalue(L, idx);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK || !is_decl(L, -1, "param")) {
       lua_pop(L, 1);
@@ -303,7 +313,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   }
   line = decl_line(c, idx);
   p->line = line;
-  lua_getfield(L, idx, "__name");
+  rawfield(L, idx, "__name");
   p->type = ptype_of(lua_tostring(L, -1));
   const char *tname = lua_tostring(L, -1);
   lua_pop(L, 1);
@@ -328,20 +338,20 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   char what[160];
   snprintf(what, sizeof what, "%s, parameter '%s' (%s)", where, name, tname);
   if (allowed) check_fields(c, idx, allowed, what);
-  lua_getfield(L, idx, "required");
+  rawfield(L, idx, "required");
   p->required = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  lua_getfield(L, idx, "label");
+  rawfield(L, idx, "label");
   read_i18n(c, lua_gettop(L), &p->label);
   lua_pop(L, 1);
   if (p->type == GV_PT_STRING || p->type == GV_PT_TEXT || p->type == GV_PT_INTEGER || p->type == GV_PT_LIST) {
-    lua_getfield(L, idx, "min");
+    rawfield(L, idx, "min");
     if (!lua_isnil(L, -1)) {
       if (!lua_isinteger(L, -1)) err_at(c, field_line(c, idx, "min"), "%s: min must be a whole number", what);
       p->has_min = 1;
       p->min = lua_tointeger(L, -1);
     }
-    lua_getfield(L, idx, "max");
+    rawfield(L, idx, "max");
     if (!lua_isnil(L, -1)) {
       if (!lua_isinteger(L, -1)) err_at(c, field_line(c, idx, "max"), "%s: max must be a whole number", what);
       p->has_max = 1;
@@ -370,7 +380,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   }
   if (p->type == GV_PT_ITEM) p->workflow = dup_field(L, idx, "workflow");
   if (p->type == GV_PT_LIST) {
-    lua_getfield(L, idx, "of");
+    rawfield(L, idx, "of");
     if (!lua_isnil(L, -1)) {
       p->of = calloc(1, sizeof *p->of);
       read_param(c, lua_gettop(L), "of", p->of, what);
@@ -378,7 +388,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
     lua_pop(L, 1);
   }
   if (p->type == GV_PT_OBJECT) read_object_fields(c, idx, p, what);
-  lua_getfield(L, idx, "default");
+  rawfield(L, idx, "default");
   if (!lua_isnil(L, -1)) {
     gv_error e;
     p->def = gv_lhost_to_json(L, -1, &e);
@@ -389,7 +399,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
 
 static void read_params(ld *c, int idx, gv_action *a, const char *where) {
   lua_State *L = c->L;
-  lua_getfield(L, idx, "params");
+  rawfield(L, idx, "params");
   int t = lua_gettop(L);
   if (lua_isnil(L, t)) {
     lua_pop(L, 1);
@@ -454,7 +464,7 @@ static unsigned read_by(ld *c, int idx, const char *where, int line) {
 
 static int ref_function(ld *c, int idx, const char *key, const char *where) {
   lua_State *L = c->L;
-  lua_getfield(L, idx, key);
+  rawfield(L, idx, key);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     return -1;
@@ -501,7 +511,7 @@ static void read_action(ld *c, int idx, gv_action *a, int is_create) {
     static const char *const allowed[] = {"label", "by", "from", "to", "params", "run", "sealed", "deadline", "notify", NULL};
     check_fields(c, idx, allowed, where);
   }
-  lua_getfield(L, idx, "label");
+  rawfield(L, idx, "label");
   if (!read_i18n(c, lua_gettop(L), &a->label))
     for (int i = 0; i < c->f->nlanguages; i++) gv_i18n_set(&a->label, c->f->languages[i], a->name);
   lua_pop(L, 1);
@@ -513,7 +523,7 @@ static void read_action(ld *c, int idx, gv_action *a, int is_create) {
     if (a->nfrom == 0)
       err_at(c, line, "%s has no from-state: add from = \"state\" (or a list of states) saying when it may be taken", where);
   }
-  lua_getfield(L, idx, "to");
+  rawfield(L, idx, "to");
   a->to_fixed = lua_type(L, -1) == LUA_TSTRING;
   lua_pop(L, 1);
   a->nto = string_list(c, idx, "to", &a->to, where);
@@ -521,7 +531,7 @@ static void read_action(ld *c, int idx, gv_action *a, int is_create) {
   if (is_create) a->to_fixed = 1;
   read_params(c, idx, a, where);
   a->run_ref = ref_function(c, idx, "run", where);
-  lua_getfield(L, idx, "sealed");
+  rawfield(L, idx, "sealed");
   a->sealed = lua_toboolean(L, -1);
   lua_pop(L, 1);
   a->deadline = dup_field(L, idx, "deadline");
@@ -638,7 +648,7 @@ static void read_timer(ld *c, int idx, gv_timer_decl *t) {
   t->nfrom = string_list(c, idx, "from", &t->from, where);
   t->fire = dup_field(L, idx, "fire");
   t->fire_line = field_line(c, idx, "fire");
-  lua_getfield(L, idx, "at");
+  rawfield(L, idx, "at");
   if (lua_type(L, -1) == LUA_TSTRING) {
     t->at_field = strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
@@ -678,25 +688,25 @@ static void read_workflow(ld *c, int body) {
   char where[128];
   snprintf(where, sizeof where, "workflow '%s'", w->name);
   check_fields(c, body, allowed, where);
-  lua_getfield(L, body, "title");
+  rawfield(L, body, "title");
   if (!read_i18n(c, lua_gettop(L), &w->title))
     for (int i = 0; i < c->f->nlanguages; i++) gv_i18n_set(&w->title, c->f->languages[i], w->name);
   lua_pop(L, 1);
-  lua_getfield(L, body, "positions");
+  rawfield(L, body, "positions");
   w->has_positions = lua_toboolean(L, -1);
   lua_pop(L, 1);
   char **states;
   w->nstates = string_list(c, body, "states", &states, where);
   if (w->nstates == 0) err_at(c, decl_line(c, body), "%s has no states: add states = { \"open\", \"closed\" }", where);
   w->states = calloc(w->nstates ? w->nstates : 1, sizeof *w->states);
-  lua_getfield(L, body, "labels");
+  rawfield(L, body, "labels");
   int labels = lua_gettop(L);
   for (size_t i = 0; i < w->nstates; i++) {
     w->states[i].name = states[i];
     w->states[i].on_enter_ref = -1;
     int have = 0;
     if (lua_type(L, labels) == LUA_TTABLE) {
-      lua_getfield(L, labels, states[i]);
+      rawfield(L, labels, states[i]);
       have = read_i18n(c, lua_gettop(L), &w->states[i].label);
       lua_pop(L, 1);
     }
@@ -720,7 +730,7 @@ static void read_workflow(ld *c, int body) {
       lua_pop(L, 1);
       continue;
     }
-    lua_getfield(L, d, "__kind");
+    rawfield(L, d, "__kind");
     const char *kind = lua_tostring(L, -1);
     if (strcmp(kind, "create") == 0) {
       if (have_create) err_at(c, decl_line(c, d), "%s: create is declared twice", where);
@@ -733,7 +743,7 @@ static void read_workflow(ld *c, int body) {
     } else if (strcmp(kind, "remind") == 0) {
       read_remind(c, d, &w->reminds[w->nreminds++]);
     } else if (strcmp(kind, "on_enter") == 0) {
-      lua_getfield(L, d, "__name");
+      rawfield(L, d, "__name");
       const char *st = lua_tostring(L, -1);
       gv_state_decl *sd = (gv_state_decl *)gv_workflow_state(w, st);
       static const char *const oe[] = {"run", NULL};
@@ -779,6 +789,32 @@ int gv_action_from(const gv_action *a, const char *state) {
 int gv_action_to(const gv_action *a, const char *state) {
   for (size_t i = 0; i < a->nto; i++)
     if (strcmp(a->to[i], state) == 0) return 1;
+  return 0;
+}
+
+/* Reads the one workflow the file declared, checks it and freezes it: run under
+ * gv_sandbox_call with the loader context as argument. */
+static int check_declarations(lua_State *L) {
+  ld *c = lua_touserdata(L, 1);
+  gv_workflow *w = c->w;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
+  int nw = (int)lua_rawlen(L, -1);
+  if (nw != 1) {
+    err_at(c, 0, nw ? "the file declares %d workflows; declare exactly one per file"
+                    : "the file declares no workflow: write workflow \"name\" { ... }", nw);
+    return 0;
+  }
+  lua_rawgeti(L, -1, 1);
+  int body = lua_gettop(L);
+  w->name = dup_field(L, body, "__name");
+  read_workflow(c, body);
+  cross_check(c, w);
+  if (c->nerrs == 0) {
+    /* Freeze everything the workflow's functions can reach, so no action can leave
+     * state behind for the next one. */
+    gv_error e;
+    if (gv_sandbox_freeze(gv_sandbox_of(L), body, &e) != GV_OK) err_at(c, 0, "%s", e.message);
+  }
   return 0;
 }
 
@@ -838,7 +874,7 @@ int gv_workflow_load(const char *path, const char *src, size_t len, const gv_for
    * whose own metatable raises the error. */
   lua_getmetatable(L, env);
   int mt = lua_gettop(L);
-  lua_getfield(L, mt, "__index");
+  rawfield(L, mt, "__index");
   int base = lua_gettop(L);
   lua_newtable(L);
   int lookup = lua_gettop(L);
@@ -862,26 +898,15 @@ int gv_workflow_load(const char *path, const char *src, size_t len, const gv_for
     err_at(&c, e.line, "%s", e.message);
     goto done;
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
-  int nw = (int)lua_rawlen(L, -1);
-  if (nw != 1) {
-    err_at(&c, 0, nw ? "the file declares %d workflows; declare exactly one per file"
-                     : "the file declares no workflow: write workflow \"name\" { ... }", nw);
-    goto done;
-  }
-  lua_rawgeti(L, -1, 1);
-  int body = lua_gettop(L);
-  w->name = dup_field(L, body, "__name");
-  read_workflow(&c, body);
-  cross_check(&c, w);
-  if (c.nerrs == 0) {
-    /* Freeze everything the workflow's functions can reach, so no action can leave
-     * state behind for the next one. */
-    lua_pushvalue(L, body);
-    if (gv_sandbox_freeze(sb, -1, &e) != GV_OK) err_at(&c, 0, "%s", e.message);
-    lua_pop(L, 1);
-  }
+  /* Checking and freezing allocate in the state, which the file may have filled up to its
+   * cap: a memory error there must be reported, not unwind to a panic. */
+  lua_pushcfunction(L, check_declarations);
+  lua_pushlightuserdata(L, &c);
+  if (gv_sandbox_call(sb, 1, 0, &e, NULL) != GV_OK) err_at(&c, e.line, "%s", e.message);
   lua_settop(L, 0);
+  /* Declarations made later, by actions, must not pile up in the registry. */
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
 done:
   *nerrs = c.nerrs < maxerrs ? c.nerrs : maxerrs;
   if (c.nerrs > 0) {

@@ -113,7 +113,7 @@ workflow "motion" {
   },
   action "hoard" {
     by = "secretariat", from = { "draft", "voting" },
-    run = function(item) local t = {} for i = 1, 1e9 do t[i] = ("x"):rep(100) .. i end end,
+    run = function(item) local t = {} for i = 1, 1e9 do t[i] = ("x"):rep(1000000) .. i end end,
   },
   action "leak" {
     by = "secretariat", from = { "draft", "voting" },
