@@ -109,6 +109,8 @@ typedef void (*gv_hash_done)(gv_call *c, int ok, const char *hash, void *ud);
  * GV_EBUSY when the queue is full (the caller answers 429). */
 int api_hash_verify(gv_call *c, const char *password, const char *encoded, gv_hash_done done, void *ud);
 int api_hash_new(gv_call *c, const char *password, gv_hash_done done, void *ud);
+/* Starts the hashing queue (prepares the hash unknown users are checked against). */
+void api_auth_start(gv_srv *s);
 
 /* Sessions. */
 int api_authenticate(gv_call *c);  /* 0 when the call may proceed (replies itself otherwise) */

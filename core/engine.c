@@ -132,7 +132,7 @@ const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id
   gv_error errs[4];
   size_t nerrs = 0;
   /* Each version gets its own sandbox with the engine's limits. */
-  int rc = gv_workflow_load(path ? path : name, src, strlen(src), f, &w, errs, 4, &nerrs);
+  int rc = gv_workflow_load_limited(path ? path : name, src, strlen(src), f, &e->limits, &w, errs, 4, &nerrs);
   free(name);
   free(src);
   free(path);
@@ -161,7 +161,7 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     const gv_forum *f = e->forums[fi];
     gv_workflow *w = NULL;
     size_t n = 0;
-    int rc = gv_workflow_load(path, src, len, f, &w, errs + *nerrs, maxerrs - *nerrs, &n);
+    int rc = gv_workflow_load_limited(path, src, len, f, &e->limits, &w, errs + *nerrs, maxerrs - *nerrs, &n);
     *nerrs += n;
     if (rc != GV_OK) {
       result = rc;

@@ -342,6 +342,22 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
   return GV_OK;
 }
 
+typedef struct read_args {
+  loader *ld;
+  const char *id;
+  gv_forum *f;
+  int rc;
+} read_args;
+
+/* Runs read_forum inside the sandbox's protected call, so metamethods an author put on
+ * the tables cannot run without a budget or escape as an unprotected error. */
+static int read_forum_protected(lua_State *L) {
+  read_args *a = lua_touserdata(L, 1);
+  a->ld->L = L;
+  a->rc = read_forum(a->ld, 2, a->id, a->f);
+  return 0;
+}
+
 int gv_forum_load_string(const char *chunkname, const char *src, size_t len, gv_forum **out,
                          gv_error *err) {
   *out = NULL;
@@ -396,7 +412,18 @@ int gv_forum_load_string(const char *chunkname, const char *src, size_t len, gv_
   loader ld = {L, chunkname, src, (int)lua_tointeger(L, decl + 1), err};
   f = calloc(1, sizeof *f);
   if (f == NULL) { rc = gv_error_set(err, GV_ENOMEM, NULL, NULL); goto done; }
-  rc = read_forum(&ld, decl + 3, lua_tostring(L, decl + 2), f);
+  read_args args = {&ld, lua_tostring(L, decl + 2), f, GV_OK};
+  lua_pushcfunction(L, read_forum_protected);
+  lua_pushlightuserdata(L, &args);
+  lua_pushvalue(L, decl + 3);
+  gv_error perr;
+  gv_error_clear(&perr);
+  if (gv_sandbox_call(sb, 2, 0, &perr, NULL) != GV_OK) {
+    rc = gv_error_set_at(err, GV_ECONFIG, perr.file[0] ? perr.file : chunkname, perr.line, "%s", perr.message);
+    goto done;
+  }
+  ld.L = L;
+  rc = args.rc;
   if (rc != GV_OK) goto done;
   snprintf(f->source_file, sizeof f->source_file, "%s", chunkname);
   gv_sha256_hex(src, len, f->source_sha256);

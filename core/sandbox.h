@@ -7,28 +7,20 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "gvlimits.h"
 
 typedef struct gv_sandbox gv_sandbox;
 
-typedef struct gv_sandbox_limits {
-  size_t memory_bytes;    /* cap on everything the state allocates; default 64 MiB */
-  uint64_t instructions;  /* per gv_sandbox_call; default 20 million */
-  uint32_t milliseconds;  /* wall time per gv_sandbox_call, 0 for none; default 2000. It
-                           * stops loops of costly C calls (a 1 MB concatenation or a sort
-                           * per instruction) that the instruction count alone lets run for
-                           * hours; it is reported as an instruction limit. */
-} gv_sandbox_limits;
 
 /* Caps applied by the C helpers and wrapped library functions. */
 #define GV_SANDBOX_MAX_REP 1000000      /* string.rep count */
 #define GV_SANDBOX_MAX_ELEMS 1000000    /* table.move / insert / remove / concat spans */
-#define GV_SANDBOX_MAX_SOURCE (1 << 20) /* bytes of source per chunk */
-
-void gv_sandbox_limits_default(gv_sandbox_limits *l);
 
 /* A new sandboxed state. limits may be NULL for the defaults. NULL if out of memory.
  * The state's globals table is never visible to scripts: each chunk gets its own
- * environment that reads through to the frozen safe globals. */
+ * environment that reads through to the frozen safe globals. Scripts see only the
+ * metatables they set themselves (getmetatable gives nil for the host's), and xpcall
+ * runs its handler after the failed call unwound. */
 gv_sandbox *gv_sandbox_new(const gv_sandbox_limits *limits);
 void gv_sandbox_free(gv_sandbox *sb);
 lua_State *gv_sandbox_lua(gv_sandbox *sb);
@@ -52,9 +44,11 @@ int gv_sandbox_load(gv_sandbox *sb, const char *chunkname, const char *src, size
 int gv_sandbox_call(gv_sandbox *sb, int nargs, int nresults, gv_error *err, char **traceback);
 
 /* Deep-freezes the value at idx: tables become read-only (contents move to a hidden
- * shadow; writes raise an error; reading, #, pairs, ipairs and next still work);
- * functions' table and function upvalues are frozen and their other upvalues recorded
- * so gv_sandbox_restore can put them back after every action. */
+ * shadow; writes raise an error; reading, #, pairs, ipairs and next still work; their
+ * __index and __len get the read-only table, and a frozen table still works as a
+ * metatable); functions' table and function upvalues are frozen, and every upvalue is
+ * recorded so gv_sandbox_restore can put it back after every action. A metatable holding
+ * __gc is refused (GV_ESCRIPT). */
 int gv_sandbox_freeze(gv_sandbox *sb, int idx, gv_error *err);
 
 /* Marks the table at idx as the host's own (e.g. an environment's metatable): freezing

@@ -526,12 +526,6 @@ int gv_server_run(const gv_config *cfg) {
     gv_engine_run_due(s->e, &fired);
     if (fired) gv_log(GV_LOG_INFO, "timers.overdue_fired", "count=%d", fired);
   }
-  /* Unknown users cost the same as known ones: a real hash to verify against. */
-  {
-    char pw[32];
-    gv_token_new(16, pw, sizeof pw);
-    gv_password_hash(pw, GV_PBKDF2_ITERATIONS, s->dummy_hash);
-  }
   gv_engine_on_commit(s->e, commit_listener, s);
   gv_http_limits lim;
   gv_http_limits_default(&lim);
@@ -561,6 +555,7 @@ int gv_server_run(const gv_config *cfg) {
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   uv_signal_start(&s->sighup, on_signal, SIGHUP);
   arm_timer(s);
+  api_auth_start(s);
   gv_log(GV_LOG_INFO, "server.listening", "url=%s://%s%s%s:%d forum=%s database=%s test_clock=%d",
          cfg->tls_cert[0] ? "https" : "http", strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
          strchr(cfg->listen_host, ':') ? "]" : "", gv_http_server_port(s->http), s->forum->id, cfg->database,

@@ -834,6 +834,12 @@ static int strict_index(lua_State *L) {
 
 int gv_workflow_load(const char *path, const char *src, size_t len, const gv_forum *f, gv_workflow **out,
                      gv_error *errs, size_t maxerrs, size_t *nerrs) {
+  return gv_workflow_load_limited(path, src, len, f, NULL, out, errs, maxerrs, nerrs);
+}
+
+int gv_workflow_load_limited(const char *path, const char *src, size_t len, const gv_forum *f,
+                             const gv_sandbox_limits *limits, gv_workflow **out, gv_error *errs, size_t maxerrs,
+                             size_t *nerrs) {
   *out = NULL;
   *nerrs = 0;
   ld c = {0};
@@ -842,7 +848,7 @@ int gv_workflow_load(const char *path, const char *src, size_t len, const gv_for
   c.f = f;
   c.errs = errs;
   c.maxerrs = maxerrs;
-  gv_sandbox *sb = gv_sandbox_new(NULL);
+  gv_sandbox *sb = gv_sandbox_new(limits);
   if (sb == NULL) {
     if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
     *nerrs = 1;

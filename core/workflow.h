@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "forum.h"
+#include "gvlimits.h"
 
 /* Parameter types. */
 typedef enum {
@@ -130,6 +131,10 @@ typedef struct gv_workflow {
  * maxerrs entries of errs (each with file and line); *nerrs is how many. */
 int gv_workflow_load(const char *path, const char *src, size_t len, const gv_forum *f,
                      gv_workflow **out, gv_error *errs, size_t maxerrs, size_t *nerrs);
+/* The same with the sandbox limits the version's code will run under (NULL: defaults). */
+int gv_workflow_load_limited(const char *path, const char *src, size_t len, const gv_forum *f,
+                             const gv_sandbox_limits *limits, gv_workflow **out, gv_error *errs, size_t maxerrs,
+                             size_t *nerrs);
 /* Reads path and loads it as above. */
 int gv_workflow_load_file(const char *path, const gv_forum *f, gv_workflow **out, gv_error *errs,
                           size_t maxerrs, size_t *nerrs);

@@ -50,9 +50,19 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+_TEMPLATE = None
+
+
 def make_demo_db(tmp, name="g.db"):
+    """A fresh demo database. The first one is made with `gavel init --demo` (eight
+    password hashes); later ones in the same process are copies of it."""
+    global _TEMPLATE
+    if _TEMPLATE is None or not os.path.exists(_TEMPLATE):
+        _TEMPLATE = os.path.join(tempfile.mkdtemp(prefix="gavel-template-"), "demo.db")
+        run("init", "--db", _TEMPLATE, "--forum", "midiocc", "--demo", "--demo-password", DEMO_PASSWORD)
     db = tmp(name)
-    run("init", "--db", db, "--forum", "midiocc", "--demo", "--demo-password", DEMO_PASSWORD)
+    shutil.copyfile(_TEMPLATE, db)
+    os.chmod(db, 0o600)
     return db
 
 

@@ -186,6 +186,14 @@ static void test_runaway_loop(void **state) {
   expect_mistake("while true do end\n", 1, "instruction limit");
 }
 
+static void test_metamethods_are_budgeted(void **state) {
+  /* Reading the forum's fields runs an author's metamethods: they stay within budget. */
+  expect_mistake("local t = setmetatable({}, { __index = function() while true do end end })\n"
+                 "forum \"evil\" (t)\n", 1, "instruction limit");
+  expect_mistake("local t = setmetatable({}, { __index = function() error(\"no\") end })\n"
+                 "forum \"evil\" (t)\n", 1, "no");
+}
+
 static void test_bytecode_refused(void **state) {
   gv_forum *f = NULL;
   gv_error err;
@@ -216,6 +224,7 @@ int main(void) {
       cmocka_unit_test(test_no_io_or_os),
       cmocka_unit_test(test_runaway_loop),
       cmocka_unit_test(test_bytecode_refused),
+      cmocka_unit_test(test_metamethods_are_budgeted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

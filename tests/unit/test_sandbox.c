@@ -713,7 +713,7 @@ static const char EVIL[] =
     "  action \"spin\" { by = \"secretariat\", from = \"open\",\n"
     "    run = function(item) item.data.half_done = true while true do end end },\n"
     "  action \"hoard\" { by = \"secretariat\", from = \"open\",\n"
-    "    run = function(item) item.data.half_done = true local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end },\n"
+    "    run = function(item) item.data.half_done = true local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100000) .. i end end },\n"
     "  action \"bomb\" { by = \"secretariat\", from = \"open\",\n"
     "    run = function(item) local x = {} for i = 1, 60 do x = { a = x, b = x } end item.data.bomb = x end },\n"
     "  action \"peek\" { by = \"secretariat\", from = \"open\", params = { other = item_ref { required = true } },\n"
