@@ -528,7 +528,7 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
     if ((rc = gv_store_position_insert(e->store, &pr, err)) != GV_OK) goto fail;
   }
   c->item->updated_at = c->now;
-  if (!is_create && (rc = gv_store_item_update(e->store, c->item, err)) != GV_OK) goto fail;
+  if (!is_create && (rc = gv_store_item_update(e->store, c->item, data_changed, err)) != GV_OK) goto fail;
   if (is_create || state_changed || data_changed) {
     if ((rc = rearm_timers(c, err, &tb)) != GV_OK) goto fail;
   }

@@ -68,6 +68,10 @@ static int open_engine(runner *r, gv_error *err) {
   eo.db_path = r->db;
   eo.clock = GV_CLOCK_VIRTUAL;
   eo.virtual_start = r->now;
+  /* Scenarios also run under sanitizers, many times slower: the wall-time guard is
+   * relaxed so that the instruction and memory caps are what a test meets. */
+  gv_sandbox_limits_default(&eo.limits);
+  eo.limits.milliseconds = 20000;
   if (gv_engine_open(&eo, &r->e, err) != GV_OK) return -1;
   gv_error errs[8];
   size_t n = 0;

@@ -237,8 +237,9 @@ void gv_item_row_clear(gv_item_row *r);
 int gv_store_item_insert(gv_store *s, gv_item_row *r, gv_error *err);
 /* Reads item id into out (clear it with gv_item_row_clear). GV_ENOTFOUND if absent. */
 int gv_store_item_get(gv_store *s, int64_t id, gv_item_row *out, gv_error *err);
-/* Writes state, data, meeting, sealed and updated_at back. */
-int gv_store_item_update(gv_store *s, const gv_item_row *r, gv_error *err);
+/* Writes state, meeting, sealed and updated_at back, and data when with_data is set
+ * (an unchanged data column need not be rewritten). */
+int gv_store_item_update(gv_store *s, const gv_item_row *r, int with_data, gv_error *err);
 
 typedef struct gv_item_filter {
   const char *forum_id;

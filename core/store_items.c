@@ -64,12 +64,13 @@ int gv_store_item_get(gv_store *s, int64_t id, gv_item_row *out, gv_error *err) 
   return gv_error_set(err, GV_ENOTFOUND, "id", "no item %lld", (long long)id);
 }
 
-int gv_store_item_update(gv_store *s, const gv_item_row *r, gv_error *err) {
-  sqlite3_stmt *st = st_prep(s,
-      "UPDATE items SET state = ?, data = ?, meeting_id = ?, sealed = ?, updated_at = ? WHERE id = ?", err);
+int gv_store_item_update(gv_store *s, const gv_item_row *r, int with_data, gv_error *err) {
+  sqlite3_stmt *st = with_data
+      ? st_prep(s, "UPDATE items SET state = ?1, data = ?2, meeting_id = ?3, sealed = ?4, updated_at = ?5 WHERE id = ?6", err)
+      : st_prep(s, "UPDATE items SET state = ?1, meeting_id = ?3, sealed = ?4, updated_at = ?5 WHERE id = ?6", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_text(st, 1, r->state, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, r->data ? r->data : "{}", -1, SQLITE_STATIC);
+  if (with_data) sqlite3_bind_text(st, 2, r->data ? r->data : "{}", -1, SQLITE_STATIC);
   st_bind_id(st, 3, r->meeting_id);
   sqlite3_bind_int(st, 4, r->sealed);
   sqlite3_bind_int64(st, 5, r->updated_at);

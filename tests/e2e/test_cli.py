@@ -64,6 +64,17 @@ class CliTest(GavelTest):
         self.assertTrue(h.startswith("pbkdf2-sha256$600000$"))
         con.close()
 
+    def test_init_sample_content(self):
+        db = self.tmp("s.db")
+        p = run("init", "--db", db, "--forum", "midiocc", "--demo", "--sample", "--demo-password", DEMO_PASSWORD)
+        self.assertIn("demo content", p.stdout)
+        con = sqlite3.connect(db)
+        states = dict(con.execute("SELECT workflow, state FROM items").fetchall())
+        con.close()
+        self.assertEqual(states, {"agenda_item": "scheduled", "draft": "circulating", "consultation": "open",
+                                  "decision": "under_silence"})
+        self.assertEqual(run("init", "--db", self.tmp("t.db"), "--forum", "midiocc", "--sample", check=False).returncode, 2)
+
     def test_init_unknown_forum_and_bad_file(self):
         p = run("init", "--db", self.tmp("x.db"), "--forum", "nosuch", check=False)
         self.assertEqual(p.returncode, 1)
