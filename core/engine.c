@@ -527,8 +527,12 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
                           json_string_value(json_object_get(pos, "reference")), ev.id, c->now};
     if ((rc = gv_store_position_insert(e->store, &pr, err)) != GV_OK) goto fail;
   }
-  c->item->updated_at = c->now;
-  if (!is_create && (rc = gv_store_item_update(e->store, c->item, data_changed, err)) != GV_OK) goto fail;
+  /* The item row changes only when its state, data, meeting or sealing did: a position
+   * or comment alone is recorded by its event (updated_at means "row last changed"). */
+  if (!is_create && (state_changed || data_changed || c->meta_changed)) {
+    c->item->updated_at = c->now;
+    if ((rc = gv_store_item_update(e->store, c->item, data_changed, err)) != GV_OK) goto fail;
+  }
   if (is_create || state_changed || data_changed) {
     if ((rc = rearm_timers(c, err, &tb)) != GV_OK) goto fail;
   }
@@ -558,6 +562,13 @@ fail:
   if (rc == GV_ESCRIPT || rc == GV_ELIMIT) record_incident(e, c, a->name, err, tb);
   free(tb);
   return rc;
+}
+
+static int params_need_data(const gv_param *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i].values_from || (p[i].of && params_need_data(p[i].of, 1)) || params_need_data(p[i].fields, p[i].nfields))
+      return 1;
+  return 0;
 }
 
 /* Applies one request inside the batch (the savepoint is the caller's). */
@@ -651,10 +662,11 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
       goto done;
     }
     if ((rc = check_member_params(a, q->params, who, err)) != GV_OK) goto done;
-    json_t *data = json_loads(item.data, 0, NULL);
+    /* The item's data is parsed here only when an enum takes its values from it; the
+     * effect parses it again only if it reads item.data. */
+    if (params_need_data(a->params, a->nparams)) c.data = json_loads(item.data, 0, NULL);
     refctx rx = {e, f->id};
-    p = gv_params_validate(a->params, a->nparams, q->params, f, data, now, ref_check, &rx, err);
-    json_decref(data);
+    p = gv_params_validate(a->params, a->nparams, q->params, f, c.data, now, ref_check, &rx, err);
     if (p == NULL) {
       rc = err->code;
       goto done;
@@ -677,6 +689,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
   if (q->applied) rc = q->applied(e, q, r, q->applied_ud);
 done:
   if (began) gv_actx_end(&c);
+  json_decref(c.data);
   json_decref(p);
   json_decref(title);
   gv_item_row_clear(&item);

@@ -53,6 +53,7 @@ typedef struct gv_actx {
   const gv_caller *caller;
   int64_t now;
   int data_ref;            /* Lua reference of item.data once read, else LUA_NOREF */
+  json_t *data;            /* item.data already parsed (for parameter checks), or NULL */
   char go[64];             /* the state chosen with item:go(), or "" */
   int in_hook;             /* running an on_enter hook or a timer's at function */
   json_t *positions;       /* positions set by the effect: [{member, stance, statement, reference}] */

@@ -229,13 +229,30 @@ void gv_wfrt_push_forum(lua_State *L, const gv_forum *f) {
 
 static int push_data(lua_State *L, gv_actx *c) {
   if (c->data_ref == LUA_NOREF) {
-    json_t *d = json_loads(c->item->data ? c->item->data : "{}", 0, NULL);
+    json_t *d = c->data ? json_incref(c->data) : json_loads(c->item->data ? c->item->data : "{}", 0, NULL);
     if (d == NULL) d = json_object();
     gv_lhost_push_json(L, d);
     json_decref(d);
     c->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->data_ref);
+  return 1;
+}
+
+/* item:get(key): a copy of one field of item.data, without materializing the whole table
+ * (cheaper when an effect only reads a setting). */
+static int m_get(lua_State *L) {
+  gv_actx *c = need(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (c->data_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->data_ref);
+    lua_getfield(L, -1, k);
+    return 1;
+  }
+  if (c->data == NULL) c->data = json_loads(c->item->data ? c->item->data : "{}", 0, NULL);
+  const json_t *v = json_object_get(c->data, k);
+  if (v) gv_lhost_push_json(L, v);
+  else lua_pushnil(L);
   return 1;
 }
 
@@ -436,7 +453,7 @@ static void push_item(lua_State *L) {
     lua_pushliteral(L, "item");
     lua_setfield(L, -2, "__metatable");
     static const luaL_Reg methods[] = {
-        {"go", m_go}, {"set_position", m_set_position}, {"positions", m_positions},
+        {"go", m_go}, {"get", m_get}, {"set_position", m_set_position}, {"positions", m_positions},
         {"pending_members", m_pending}, {"answered_members", m_answered}, {"notify", m_notify},
         {"next_number", m_next_number}, {"seal", m_seal}, {"unseal", m_unseal},
         {"set_meeting", m_set_meeting}, {"meeting", m_meeting}, {NULL, NULL}};

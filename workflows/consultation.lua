@@ -11,7 +11,7 @@ local DEFAULT_STANCES = { "support", "support_with_reservations", "oppose", "abs
 
 -- Closes early when asked to and nobody is left to answer.
 local function close_if_complete(item)
-  if item.data.close_when_all_answered and #item:pending_members() == 0 then
+  if item:get("close_when_all_answered") and #item:pending_members() == 0 then
     item:go("closed")
   end
 end
