@@ -358,12 +358,20 @@ static int read_forum_protected(lua_State *L) {
   return 0;
 }
 
-int gv_forum_load_string(const char *chunkname, const char *src, size_t len, gv_forum **out,
+int gv_forum_load_string(const char *chunkname, const char *source, size_t len, gv_forum **out,
                          gv_error *err) {
   *out = NULL;
-  gv_sandbox_limits lim = {16u << 20, 5000000};
+  /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
+  char *src = malloc(len + 1);
+  if (src == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  memcpy(src, source, len);
+  src[len] = '\0';
+  gv_sandbox_limits lim = {16u << 20, 5000000, 2000};
   gv_sandbox *sb = gv_sandbox_new(&lim);
-  if (sb == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  if (sb == NULL) {
+    free(src);
+    return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  }
   lua_State *L = gv_sandbox_lua(sb);
   gv_forum *f = NULL;
   int rc = gv_sandbox_load(sb, chunkname, src, len, err);
@@ -432,6 +440,7 @@ int gv_forum_load_string(const char *chunkname, const char *src, size_t len, gv_
 done:
   gv_forum_free(f);
   gv_sandbox_free(sb);
+  free(src);
   return rc;
 }
 

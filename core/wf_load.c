@@ -599,8 +599,10 @@ static int has_state(const gv_workflow *w, const char *s) { return gv_workflow_s
 static void cross_check(ld *c, const gv_workflow *w) {
   const gv_action *all[1 + 256];
   size_t n = 0;
-  all[n++] = &w->create;
-  for (size_t i = 0; i < w->nactions && n < 257; i++) all[n++] = &w->actions[i];
+  /* A missing create (already reported) has no name: leave it out. */
+  if (w->create.name) all[n++] = &w->create;
+  for (size_t i = 0; i < w->nactions && n < 257; i++)
+    if (w->actions[i].name) all[n++] = &w->actions[i];
   for (size_t i = 0; i < n; i++) {
     const gv_action *a = all[i];
     for (size_t j = 0; j < a->nfrom; j++)
@@ -609,7 +611,7 @@ static void cross_check(ld *c, const gv_workflow *w) {
     for (size_t j = 0; j < a->nto; j++)
       if (!has_state(w, a->to[j]))
         err_at(c, a->to_line, "%s '%s' leads to state '%s', which the workflow does not declare in states (add it to states or fix the name)",
-               i == 0 ? "create" : "action", a->name, a->to[j]);
+               a == &w->create ? "create" : "action", a->name, a->to[j]);
     if (a->deadline && gv_workflow_timer(w, a->deadline) == NULL)
       err_at(c, a->line, "action '%s' has deadline = \"%s\", but no timer has that name", a->name, a->deadline);
     for (size_t j = 0; j < i; j++)
@@ -844,7 +846,16 @@ int gv_workflow_load_limited(const char *path, const char *src, size_t len, cons
   *nerrs = 0;
   ld c = {0};
   c.file = path;
-  c.src = src;
+  /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
+  char *text = malloc(len + 1);
+  if (text == NULL) {
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = 1;
+    return GV_ENOMEM;
+  }
+  memcpy(text, src, len);
+  text[len] = '\0';
+  c.src = text;
   c.f = f;
   c.errs = errs;
   c.maxerrs = maxerrs;
@@ -916,13 +927,12 @@ int gv_workflow_load_limited(const char *path, const char *src, size_t len, cons
 done:
   *nerrs = c.nerrs < maxerrs ? c.nerrs : maxerrs;
   if (c.nerrs > 0) {
+    free(text);
     gv_workflow_free(w);
     return GV_ECONFIG;
   }
   w->path = strdup(path);
-  w->source = malloc(len + 1);
-  memcpy(w->source, src, len);
-  w->source[len] = '\0';
+  w->source = text;
   w->source_len = len;
   gv_sha256_hex(src, len, w->sha256);
   lua_gc(L, LUA_GCCOLLECT);

@@ -1,0 +1,1 @@
+local ok, e = pcall(error, {code = 1}) return tostring(e)
