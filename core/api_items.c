@@ -171,8 +171,11 @@ void h_items_list(gv_call *c) {
   }
   json_t *items = json_array();
   int64_t last = 0;
-  int more = 0;
+  int more = 0, examined = 0;
   f.limit = limit + 1;
+  /* awaiting=me filters after reading: a request examines at most this many items and
+   * then hands back a cursor, so one call never scans a whole large forum. */
+  const int max_examined = 2000;
   for (;;) {
     gv_item_row *rows = NULL;
     size_t n = 0;
@@ -183,12 +186,16 @@ void h_items_list(gv_call *c) {
       return;
     }
     for (size_t i = 0; i < n; i++) {
-      f.after_id = rows[i].id;
-      if ((int)json_array_size(items) == limit) {
+      if ((int)json_array_size(items) == limit || examined == max_examined) {
         more = 1;
         break;
       }
-      if (awaiting && !gv_view_awaits(c->srv->e, &c->caller, &rows[i])) continue;
+      f.after_id = rows[i].id;
+      examined++;
+      if (awaiting && !gv_view_awaits(c->srv->e, &c->caller, &rows[i])) {
+        last = rows[i].id;
+        continue;
+      }
       json_array_append_new(items, gv_view_item_brief(c->srv->e, &c->caller, &rows[i]));
       last = rows[i].id;
     }

@@ -1,5 +1,6 @@
 /* Live updates: Server-Sent Events of what each user may see, resumable with Last-Event-ID. */
 #include "api.h"
+#include "gvtime.h"
 #include "views.h"
 
 #include <stdlib.h>
@@ -100,21 +101,35 @@ void h_stream(gv_call *c) {
   }
 }
 
-/* Streams whose user lost their access (disabled, new role, signed out) end at once. */
-static void revoke_streams(gv_srv *s, json_t *ev) {
-  const char *action = json_string_value(json_object_get(ev, "action"));
-  if (action == NULL || strncmp(action, "account.", 8) != 0 || strcmp(action, "account.created") == 0) return;
-  const char *who = json_string_value(json_object_get(json_object_get(ev, "params"), "username"));
-  if (who == NULL) return;
-  for (gv_stream *st = s->streams; st; st = st->next)
-    if (strcmp(st->call->user.username, who) == 0) end_stream(st);
+/* Whether the stream's session and account still allow what it was opened with: not
+ * signed out, revoked or expired, the account neither disabled nor given another role
+ * or state (changes made by the command line included). */
+static int still_allowed(gv_srv *s, gv_stream *st) {
+  gv_store *store = gv_engine_store(s->e);
+  gv_session se;
+  gv_user u;
+  int64_t now = gv_time_real_ms();
+  if (gv_store_session_get(store, st->session_id, &se, NULL) != GV_OK || se.revoked_at ||
+      (se.expires_at && now >= se.expires_at))
+    return 0;
+  if (gv_store_user_get(store, st->call->user.id, &u, NULL) != GV_OK || u.disabled) return 0;
+  return strcmp(u.role, st->call->user.role) == 0 && strcmp(u.member, st->call->user.member) == 0;
+}
+
+/* Ends every stream that may no longer receive events. */
+static void check_streams(gv_srv *s) {
+  gv_stream *st = s->streams;
+  while (st) {
+    gv_stream *next = st->next; /* end_stream may free st */
+    if (!st->closed && !still_allowed(s, st)) end_stream(st);
+    st = next;
+  }
 }
 
 void api_streams_commit(gv_engine *e, int64_t first, int64_t last, void *ud) {
   gv_srv *s = ud;
-  if (s->streams == NULL) {
-    return;
-  }
+  if (s->streams == NULL) return;
+  check_streams(s);
   json_t *evs = NULL;
   if (gv_store_events(gv_engine_store(e), s->forum->id, 0, first - 1, (int)(last - first + 1), &evs, NULL) != GV_OK) return;
   size_t i;
@@ -127,19 +142,26 @@ void api_streams_commit(gv_engine *e, int64_t first, int64_t last, void *ud) {
       if (!st->closed) send_event(s, st, ev);
       st = next;
     }
-    revoke_streams(s, ev);
+    /* An account change in this batch may end streams before its next event. */
+    const char *action = json_string_value(json_object_get(ev, "action"));
+    if (action && strncmp(action, "account.", 8) == 0) check_streams(s);
   }
   json_decref(evs);
 }
 
 void api_streams_session_ended(gv_srv *s, int64_t session_id);
 void api_streams_session_ended(gv_srv *s, int64_t session_id) {
-  for (gv_stream *st = s->streams; st; st = st->next)
+  gv_stream *st = s->streams;
+  while (st) {
+    gv_stream *next = st->next; /* end_stream may free st */
     if (st->session_id == session_id) end_stream(st);
+    st = next;
+  }
 }
 
 void api_streams_ping(gv_srv *s);
 void api_streams_ping(gv_srv *s) {
+  check_streams(s);
   gv_stream *st = s->streams;
   while (st) {
     gv_stream *next = st->next;

@@ -400,12 +400,11 @@ static int rearm_timers(gv_actx *c, gv_error *err, char **tb) {
     }
     int rc;
     if (!has) {
-      rc = gv_store_timer_cancel(e->store, c->item->id, t->name, err);
+      rc = gv_store_timer_cancel_exact(e->store, c->item->id, t->name, err);
       if (rc == GV_OK) rc = gv_store_timer_cancel(e->store, c->item->id, prefix, err);
       if (rc != GV_OK) return rc;
       continue;
     }
-    /* Cancel exactly this name (the prefix form would also match longer names). */
     if ((rc = gv_store_timer_set(e->store, c->item->id, t->name, due, err)) != GV_OK) return rc;
     e->timers_touched = 1;
     for (size_t r = 0; r < c->w->nreminds; r++) {
@@ -416,7 +415,7 @@ static int rearm_timers(gv_actx *c, gv_error *err, char **tb) {
         snprintf(name, sizeof name, "remind:%s:%lld", t->name, (long long)rd->before[b]);
         int64_t at = due - rd->before[b];
         if (at > c->now) rc = gv_store_timer_set(e->store, c->item->id, name, at, err);
-        else rc = gv_store_timer_cancel(e->store, c->item->id, name, err);
+        else rc = gv_store_timer_cancel_exact(e->store, c->item->id, name, err);
         if (rc != GV_OK) return rc;
       }
     }
@@ -689,7 +688,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
   if (q->applied) rc = q->applied(e, q, r, q->applied_ud);
 done:
   if (began) gv_actx_end(&c);
-  json_decref(c.data);
+  else json_decref(c.data);
   json_decref(p);
   json_decref(title);
   gv_item_row_clear(&item);
@@ -704,7 +703,9 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
   if (gv_store_savepoint(e->store, &err) != GV_OK) return err.code;
   gv_item_row item;
   memset(&item, 0, sizeof item);
-  int rc = gv_store_item_get(e->store, t->item_id, &item, &err);
+  /* Marked fired first: what its action re-arms is a new timer, never this one. */
+  int rc = gv_store_timer_fired(e->store, t->id, now, 0, &err);
+  if (rc == GV_OK) rc = gv_store_item_get(e->store, t->item_id, &item, &err);
   const gv_forum *f = rc == GV_OK ? gv_engine_forum(e, item.forum_id) : NULL;
   const gv_workflow *w = f ? gv_engine_workflow_version(e, item.forum_id, item.version_id, &err) : NULL;
   int64_t event_id = 0;
@@ -795,7 +796,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     }
   }
   gv_item_row_clear(&item);
-  if (rc == GV_OK) rc = gv_store_timer_fired(e->store, t->id, now, event_id, &err);
+  if (rc == GV_OK && event_id) rc = gv_store_timer_fired(e->store, t->id, now, event_id, &err);
   if (rc == GV_OK) {
     gv_store_release(e->store, &err);
     e->stats.timers_fired++;

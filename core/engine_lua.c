@@ -87,9 +87,13 @@ static int l_dates_day(lua_State *L) {
 }
 
 static void push_meeting(lua_State *L, gv_actx *c, int64_t id) {
-  gv_meeting m;
-  if (gv_store_meeting_get(c->e->store, id, &m, NULL) != GV_OK || strcmp(m.forum_id, c->f->id) != 0) {
-    if (m.title && strcmp(m.forum_id, c->f->id) != 0) gv_meeting_clear(&m);
+  gv_meeting m = {0};
+  if (gv_store_meeting_get(c->e->store, id, &m, NULL) != GV_OK) {
+    lua_pushnil(L);
+    return;
+  }
+  if (strcmp(m.forum_id, c->f->id) != 0) {
+    gv_meeting_clear(&m);
     lua_pushnil(L);
     return;
   }
@@ -390,7 +394,7 @@ static int m_set_meeting(lua_State *L) {
     return 0;
   }
   lua_Integer id = luaL_checkinteger(L, 2);
-  gv_meeting m;
+  gv_meeting m = {0};
   if (gv_store_meeting_get(c->e->store, id, &m, NULL) != GV_OK) return luaL_error(L, "no meeting %d", (int)id);
   int same = strcmp(m.forum_id, c->f->id) == 0;
   gv_meeting_clear(&m);
@@ -560,5 +564,6 @@ void gv_actx_end(gv_actx *c) {
   gv_sandbox_restore(c->w->lua);
   json_decref(c->positions);
   json_decref(c->notices);
-  c->positions = c->notices = NULL;
+  json_decref(c->data);
+  c->positions = c->notices = c->data = NULL;
 }

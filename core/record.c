@@ -154,45 +154,56 @@ json_t *gv_record_json(gv_engine *e, const char *forum_id, int64_t meeting_id, g
     json_array_append_new(json_object_get(rec, "languages"), json_string(f->languages[i]));
   json_object_set_new(rec, "members", member_names(f));
   json_t *agenda = json_array(), *decisions = json_array(), *consultations = json_array();
-  gv_item_filter flt = {0};
-  flt.forum_id = f->id;
-  flt.limit = 1000;
-  for (;;) {
-    gv_item_row *rows = NULL;
-    size_t n = 0;
-    if (gv_store_item_list(s, &flt, &rows, &n, err) != GV_OK) break;
-    for (size_t i = 0; i < n; i++) {
-      gv_item_row *r = &rows[i];
-      flt.after_id = r->id;
-      const gv_workflow *w = gv_engine_workflow_version(e, f->id, r->version_id, NULL);
-      int here = r->meeting_id == m.id;
-      if (strcmp(r->workflow, "agenda_item") == 0 && here &&
-          (strcmp(r->state, "adopted") == 0 || strcmp(r->state, "scheduled") == 0)) {
-        json_t *data = json_loads(r->data, 0, NULL);
-        json_array_append_new(agenda, json_pack("{s:I, s:o, s:O, s:s, s:o}", "item_id", (json_int_t)r->id, "title",
-                                                json_loads(r->title, JSON_DECODE_ANY, NULL), "description",
-                                                json_object_get(data, "description"), "state", r->state,
-                                                "proposed_by", r->member[0] ? json_string(r->member) : json_null()));
-        json_decref(data);
-      } else if (strcmp(r->workflow, "decision") == 0) {
-        int by_silence = 0;
-        if (strcmp(r->state, "adopted_by_silence") == 0) {
-          json_t *data = json_loads(r->data, 0, NULL);
-          int64_t at = 0;
-          const char *a = json_string_value(json_object_get(data, "adopted_at"));
-          if (a && gv_time_parse(a, &at) == GV_OK && at > since && at <= until) by_silence = 1;
-          json_decref(data);
-        }
-        int decided = strcmp(r->state, "open") != 0 && strcmp(r->state, "under_silence") != 0 &&
-                      strcmp(r->state, "silence_broken") != 0 && strcmp(r->state, "withdrawn") != 0;
-        if ((here && decided) || by_silence) json_array_append_new(decisions, decision_json(e, f, r, w));
-      } else if (strcmp(r->workflow, "consultation") == 0 && here) {
-        json_array_append_new(consultations, consultation_json(e, f, r, w));
-      }
+  /* Two indexed reads: the items of this meeting, then the decisions adopted by silence
+   * (those in the window belong here even without a meeting). */
+  for (int pass = 0; pass < 2; pass++) {
+    gv_item_filter flt = {0};
+    flt.forum_id = f->id;
+    flt.limit = 1000;
+    if (pass == 0) {
+      flt.meeting_id = m.id;
+    } else {
+      flt.workflow = "decision";
+      flt.state = "adopted_by_silence";
     }
-    for (size_t i = 0; i < n; i++) gv_item_row_clear(&rows[i]);
-    free(rows);
-    if (n < (size_t)flt.limit) break;
+    for (;;) {
+      gv_item_row *rows = NULL;
+      size_t n = 0;
+      if (gv_store_item_list(s, &flt, &rows, &n, err) != GV_OK) break;
+      for (size_t i = 0; i < n; i++) {
+        gv_item_row *r = &rows[i];
+        flt.after_id = r->id;
+        const gv_workflow *w = gv_engine_workflow_version(e, f->id, r->version_id, NULL);
+        int here = r->meeting_id == m.id;
+        if (pass == 1 && here) continue; /* already listed with the meeting */
+        if (strcmp(r->workflow, "agenda_item") == 0 && here &&
+            (strcmp(r->state, "adopted") == 0 || strcmp(r->state, "scheduled") == 0)) {
+          json_t *data = json_loads(r->data, 0, NULL);
+          json_array_append_new(agenda, json_pack("{s:I, s:o, s:O, s:s, s:o}", "item_id", (json_int_t)r->id, "title",
+                                                  json_loads(r->title, JSON_DECODE_ANY, NULL), "description",
+                                                  json_object_get(data, "description"), "state", r->state,
+                                                  "proposed_by", r->member[0] ? json_string(r->member) : json_null()));
+          json_decref(data);
+        } else if (strcmp(r->workflow, "decision") == 0) {
+          int by_silence = 0;
+          if (strcmp(r->state, "adopted_by_silence") == 0) {
+            json_t *data = json_loads(r->data, 0, NULL);
+            int64_t at = 0;
+            const char *a = json_string_value(json_object_get(data, "adopted_at"));
+            if (a && gv_time_parse(a, &at) == GV_OK && at > since && at <= until) by_silence = 1;
+            json_decref(data);
+          }
+          int decided = strcmp(r->state, "open") != 0 && strcmp(r->state, "under_silence") != 0 &&
+                        strcmp(r->state, "silence_broken") != 0 && strcmp(r->state, "withdrawn") != 0;
+          if ((here && decided) || by_silence) json_array_append_new(decisions, decision_json(e, f, r, w));
+        } else if (strcmp(r->workflow, "consultation") == 0 && here) {
+          json_array_append_new(consultations, consultation_json(e, f, r, w));
+        }
+      }
+      for (size_t i = 0; i < n; i++) gv_item_row_clear(&rows[i]);
+      free(rows);
+      if (n < (size_t)flt.limit) break;
+    }
   }
   json_object_set_new(rec, "agenda", agenda);
   json_object_set_new(rec, "decisions", decisions);
@@ -381,11 +392,12 @@ static void render_lang(out *o, const json_t *rec, const char *lang, const char 
       list_begin(o);
       json_array_foreach(json_object_get(d, "objections"), k, x) {
         snprintf(buf, sizeof buf, "%s:", member_name(rec, json_string_value(json_object_get(x, "member")), lang));
-        char line[4096];
+        gv_buf line = GV_BUF_INIT;
         const char *ref = json_string_value(json_object_get(x, "reference"));
-        snprintf(line, sizeof line, "%s%s%s%s", json_string_value(json_object_get(x, "reason")), ref ? " (" : "",
-                 ref ? ref : "", ref ? ")" : "");
-        list_item(o, buf, line);
+        gv_buf_puts(&line, json_string_value(json_object_get(x, "reason")) ? json_string_value(json_object_get(x, "reason")) : "");
+        if (ref) gv_buf_printf(&line, " (%s)", ref);
+        list_item(o, buf, line.data ? line.data : "");
+        gv_buf_free(&line);
       }
       list_end(o);
     }
@@ -407,15 +419,16 @@ static void render_lang(out *o, const json_t *rec, const char *lang, const char 
       size_t k;
       json_t *p;
       json_array_foreach(json_object_get(c, "positions"), k, p) {
-        char lead[256], line[8192];
+        char lead[256];
         snprintf(lead, sizeof lead, "%s:", member_name(rec, json_string_value(json_object_get(p, "member")), lang));
         const char *st = json_string_value(json_object_get(p, "statement"));
         const char *ref = json_string_value(json_object_get(p, "reference"));
-        int n = snprintf(line, sizeof line, "%s", json_string_value(json_object_get(p, "stance")));
-        if (st && *st && n > 0 && (size_t)n < sizeof line) n += snprintf(line + n, sizeof line - (size_t)n, ". %s %s", w->explanation, st);
-        if (json_is_true(json_object_get(p, "on_behalf")) && n > 0 && (size_t)n < sizeof line)
-          snprintf(line + n, sizeof line - (size_t)n, " (%s %s)", w->on_behalf, ref ? ref : "-");
-        list_item(o, lead, line);
+        gv_buf line = GV_BUF_INIT;
+        gv_buf_puts(&line, json_string_value(json_object_get(p, "stance")) ? json_string_value(json_object_get(p, "stance")) : "");
+        if (st && *st) gv_buf_printf(&line, ". %s %s", w->explanation, st);
+        if (json_is_true(json_object_get(p, "on_behalf"))) gv_buf_printf(&line, " (%s %s)", w->on_behalf, ref ? ref : "-");
+        list_item(o, lead, line.data);
+        gv_buf_free(&line);
       }
       list_end(o);
       if (json_array_size(json_object_get(c, "pending"))) {

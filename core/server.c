@@ -252,7 +252,7 @@ int api_idem_replay(gv_call *c, const char *hash) {
   if (key == NULL || !c->authed) return 0;
   gv_idem rec = {0};
   if (gv_store_idem_get(gv_engine_store(c->srv->e), c->user.id, key, &rec, NULL) != GV_OK) return 0;
-  if (rec.created_at < gv_time_real_ms() - 24 * 3600000LL && rec.created_at < gv_engine_now(c->srv->e) - 24 * 3600000LL) {
+  if (rec.created_at < gv_engine_now(c->srv->e) - 24 * 3600000LL) {
     free(rec.response);
     return 0;
   }

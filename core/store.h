@@ -108,6 +108,8 @@ typedef struct gv_session {
 int gv_store_session_insert(gv_store *s, gv_session *out, const char *token_hash, gv_error *err);
 /* Finds a session by token hash. GV_ENOTFOUND if none. */
 int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *out, gv_error *err);
+/* Reads a session by id. GV_ENOTFOUND if none. */
+int gv_store_session_get(gv_store *s, int64_t id, gv_session *out, gv_error *err);
 int gv_store_session_touch(gv_store *s, int64_t id, int64_t now, gv_error *err);
 int gv_store_session_revoke(gv_store *s, int64_t id, int64_t now, gv_error *err);
 /* API tokens (kind "api") of a user (0: all users) as JSON [{id, username, label, created_at, last_used_at, expires_at, revoked}]. */
@@ -276,8 +278,11 @@ typedef struct gv_timer_row {
   int64_t due_at;
 } gv_timer_row;
 
-/* Arms (or moves) the pending timer name of an item. */
+/* Arms (or moves) the pending timer name of an item. A due time that already fired for
+ * that name is not armed again. */
 int gv_store_timer_set(gv_store *s, int64_t item_id, const char *name, int64_t due_at, gv_error *err);
+/* Cancels the item's pending timer named exactly name. */
+int gv_store_timer_cancel_exact(gv_store *s, int64_t item_id, const char *name, gv_error *err);
 /* Cancels the item's pending timers whose names start with prefix ("" = all). */
 int gv_store_timer_cancel(gv_store *s, int64_t item_id, const char *prefix, gv_error *err);
 /* The due time of the item's timer name: the pending one, else the last fired one.

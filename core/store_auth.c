@@ -22,12 +22,7 @@ int gv_store_session_insert(gv_store *s, gv_session *o, const char *token_hash, 
   return rc;
 }
 
-int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *o, gv_error *err) {
-  sqlite3_stmt *st = st_prep(s,
-      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at"
-      " FROM sessions WHERE token_hash = ?", err);
-  if (st == NULL) return GV_ESTORE;
-  st_bind_text(st, 1, token_hash);
+static int read_session(sqlite3_stmt *st, gv_session *o) {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     memset(o, 0, sizeof *o);
@@ -43,6 +38,24 @@ int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *o, gv
   }
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? GV_OK : GV_ENOTFOUND;
+}
+
+int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *o, gv_error *err) {
+  sqlite3_stmt *st = st_prep(s,
+      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at"
+      " FROM sessions WHERE token_hash = ?", err);
+  if (st == NULL) return GV_ESTORE;
+  st_bind_text(st, 1, token_hash);
+  return read_session(st, o);
+}
+
+int gv_store_session_get(gv_store *s, int64_t id, gv_session *o, gv_error *err) {
+  sqlite3_stmt *st = st_prep(s,
+      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at"
+      " FROM sessions WHERE id = ?", err);
+  if (st == NULL) return GV_ESTORE;
+  sqlite3_bind_int64(st, 1, id);
+  return read_session(st, o);
 }
 
 int gv_store_session_touch(gv_store *s, int64_t id, int64_t now, gv_error *err) {
@@ -131,8 +144,11 @@ int gv_store_idem_get(gv_store *s, int64_t user_id, const char *key, gv_idem *o,
 
 int gv_store_idem_put(gv_store *s, int64_t user_id, const char *key, const char *request_sha256, int status,
                       const char *response, int64_t now, gv_error *err) {
+  /* A record older than 24 hours no longer counts: it is replaced, not a conflict. */
   sqlite3_stmt *st = st_prep(s,
-      "INSERT INTO idempotency(user_id, key, request_sha256, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)", err);
+      "INSERT INTO idempotency(user_id, key, request_sha256, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+      " ON CONFLICT(user_id, key) DO UPDATE SET request_sha256 = ?3, status = ?4, response = ?5, created_at = ?6"
+      " WHERE created_at < ?6 - 86400000", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, user_id);
   st_bind_text(st, 2, key);
@@ -140,7 +156,10 @@ int gv_store_idem_put(gv_store *s, int64_t user_id, const char *key, const char 
   sqlite3_bind_int(st, 4, status);
   st_bind_text(st, 5, response);
   sqlite3_bind_int64(st, 6, now);
-  return st_exec(s, st, err);
+  int rc = st_exec(s, st, err);
+  if (rc == GV_OK && sqlite3_changes(s->db) == 0)
+    return gv_error_set(err, GV_EEXIST, "Idempotency-Key", "the key is already in use");
+  return rc;
 }
 
 int gv_store_idem_purge(gv_store *s, int64_t before, gv_error *err) {

@@ -163,11 +163,20 @@ int gv_store_timer_set(gv_store *s, int64_t item_id, const char *name, int64_t d
   int rc = st_exec(s, st, err);
   if (rc != GV_OK) return rc;
   if (sqlite3_changes(s->db) > 0) return GV_OK;
-  st = st_prep(s, "INSERT INTO timers(item_id, name, due_at) VALUES (?, ?, ?)", err);
+  st = st_prep(s, "INSERT INTO timers(item_id, name, due_at) SELECT ?1, ?2, ?3 WHERE NOT EXISTS"
+                  " (SELECT 1 FROM timers WHERE item_id = ?1 AND name = ?2 AND due_at = ?3 AND state = 'fired')", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, item_id);
   sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, due_at);
+  return st_exec(s, st, err);
+}
+
+int gv_store_timer_cancel_exact(gv_store *s, int64_t item_id, const char *name, gv_error *err) {
+  sqlite3_stmt *st = st_prep(s, "UPDATE timers SET state = 'cancelled' WHERE item_id = ? AND state = 'pending' AND name = ?", err);
+  if (st == NULL) return GV_ESTORE;
+  sqlite3_bind_int64(st, 1, item_id);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
   return st_exec(s, st, err);
 }
 

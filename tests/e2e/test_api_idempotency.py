@@ -79,6 +79,15 @@ class IdempotencyTest(GavelTest):
         self.assertEqual(len({json.dumps(r[2], sort_keys=True) for r in results}), 1, "every twin gets the same answer")
         self.assertEqual(len([e for e in self.events() if e["action"] == "submit_position"]), 1)
 
+    def test_a_key_older_than_a_day_is_free_again(self):
+        self.assertEqual(self.submit("daily")[0], 200)
+        # A day and an hour later (test clock), the same key and body apply again.
+        self.srv.request("POST", "/v1/test/clock", {"advance_seconds": 25 * 3600}, self.sec)
+        st, h, b = self.submit("daily")
+        self.assertEqual(st, 200, b)
+        self.assertNotIn("idempotent-replayed", h)
+        self.assertEqual(len([e for e in self.events() if e["action"] == "submit_position"]), 2)
+
     def test_bad_keys(self):
         st, _, b = self.submit("x" * 201)
         self.assertEqual(st, 400)

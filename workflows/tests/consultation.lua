@@ -179,3 +179,15 @@ scenario("a deadline that passed while the engine was stopped closes it once aft
   t:restart { down = "1h" }
   t:eq(#t:events("secretariat", c), 3, "nothing fires twice")
 end)
+
+scenario("a long explanation of position recorded on behalf keeps its reference in the record", function(t)
+  local m = t:meeting { title = "Fourth meeting", start = "+20d" }
+  local c = open_consultation(t, { meeting = m })
+  local long = ("The Republic of Seychelles wishes to explain its position at length. "):rep(140)
+  t:act("secretariat", c, "record_on_behalf", { member = "SC", stance = "support_with_reservations",
+                                                statement = long, reference = "NV-2026-17" })
+  t:act("secretariat", c, "close", {})
+  local md = t:record(m, "md")
+  t:has(md, "NV-2026-17", "the reference survives a long statement")
+  t:has(md, long:sub(-200), "the whole statement is there")
+end)

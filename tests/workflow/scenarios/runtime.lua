@@ -158,3 +158,82 @@ workflow "motion" {
   t:state(old, "lost")
   t:state(new, "withdrawn")
 end)
+
+scenario("a timer fires exactly once, even when its action keeps the item where it was", function(t)
+  t:write_workflow("ticker.lua", [[
+workflow "ticker" {
+  states = { "open" },
+  create { by = "secretariat", params = { due = time { required = true } }, to = "open" },
+  action "tick" { by = "engine", from = "open",
+    run = function(item) item.data.fired = (item:get("fired") or 0) + 1 end },
+  action "touch" { by = "secretariat", from = "open",
+    run = function(item) item.data.touched = (item.data.touched or 0) + 1 end },
+  timer "tick" { at = "due", from = "open", fire = "tick" },
+}
+]])
+  local id = t:create("secretariat", "ticker", "T", { due = t:at("2h") })
+  t:advance("2h")
+  t:eq(t:item(id).data.fired, 1, "fired at its time")
+  t:act("secretariat", id, "touch", {})
+  t:act("secretariat", id, "touch", {})
+  t:advance("1h")
+  t:eq(t:item(id).data.fired, 1, "changing the data did not arm the fired time again")
+end)
+
+scenario("cancelling one timer leaves a timer whose name starts the same", function(t)
+  t:write_workflow("closer.lua", [[
+workflow "closer" {
+  states = { "open", "review", "closed" },
+  create { by = "secretariat", params = { due = time { required = true } }, to = "open" },
+  action "to_review" { by = "secretariat", from = "open", to = "review" },
+  action "shut" { by = "engine", from = { "open", "review" }, to = "closed" },
+  timer "close" { at = "due", from = "open", fire = "shut" },
+  timer "close_all" { at = "due", from = { "open", "review" }, fire = "shut" },
+}
+]])
+  local id = t:create("secretariat", "closer", "C", { due = t:at("5h") })
+  t:act("secretariat", id, "to_review", {})
+  t:eq(t:view("observer", id).deadlines, { close_all = t:item(id).data.due }, "only 'close' was cancelled")
+  t:advance("5h")
+  t:state(id, "closed")
+end)
+
+scenario("a timer action that stays in its state and moves the deadline fires again later", function(t)
+  t:write_workflow("pulse.lua", [[
+workflow "pulse" {
+  states = { "open", "done" },
+  create { by = "secretariat", params = { next = time { required = true } }, to = "open" },
+  action "beat" { by = "engine", from = "open",
+    run = function(item)
+      item.data.beats = (item.data.beats or 0) + 1
+      if item.data.beats < 3 then item.data.next = dates.add(item.data.next, "24h") else item:go("done") end
+    end, to = { "done" } },
+  action "touch" { by = "secretariat", from = "open", run = function(item) item.data.touched = now() end },
+  timer "beat" { at = "next", from = "open", fire = "beat" },
+}
+]])
+  local id = t:create("secretariat", "pulse", "P", { next = t:at("1h") })
+  t:advance("1h")
+  t:eq(t:item(id).data.beats, 1)
+  t:act("secretariat", id, "touch", {})
+  t:act("secretariat", id, "touch", {})
+  t:eq(t:item(id).data.beats, 1, "touching the data fires nothing again")
+  t:advance("24h")
+  t:eq(t:item(id).data.beats, 2, "the moved deadline fired")
+  t:advance("24h")
+  t:state(id, "done")
+  t:eq(t:item(id).data.beats, 3)
+end)
+
+scenario("gavel.meeting of an unknown meeting is nil", function(t)
+  t:write_workflow("probe.lua", [[
+workflow "probe" {
+  states = { "open" },
+  create { by = "secretariat", to = "open",
+    run = function(item) item.data.found = gavel.meeting(987654) ~= nil; item.data.other = gavel.item(987654) ~= nil end },
+}
+]])
+  local id = t:create("secretariat", "probe", "P", {})
+  t:eq(t:item(id).data.found, false)
+  t:eq(t:item(id).data.other, false)
+end)
