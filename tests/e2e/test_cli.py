@@ -201,6 +201,31 @@ class CliTest(GavelTest):
         p = run("record", "--db", db, "--meeting", "1", "--format", "pdf", check=False)
         self.assertEqual(p.returncode, 2)
 
+    def test_incidents(self):
+        db = make_demo_db(self.tmp)
+        self.assertEqual(run("incidents", "--db", db).stdout.strip(), "no incidents")
+        # A workflow whose action fails at run time: the failure is listed for the secretariat.
+        wf = self.tmp("workflows")
+        os.mkdir(wf)
+        with open(os.path.join(wf, "broken.lua"), "w") as f:
+            f.write('workflow "broken" {\n  states = { "open" },\n'
+                    '  create { by = "secretariat", to = "open", run = function(item) error("boom") end },\n}\n')
+        from harness import Server
+        srv = Server(db, "--workflows", wf).start()
+        try:
+            st, _, b = srv.request("POST", "/v1/forums/midiocc/items", {"workflow": "broken", "title": "x"},
+                                   srv.login("secretariat"))
+            self.assertEqual(st, 500)
+            self.assertEqual(b["error"]["code"], "workflow_error")
+        finally:
+            srv.stop()
+        out = run("incidents", "--db", db).stdout
+        self.assertIn("script_error", out)
+        self.assertIn("broken/create", out)
+        self.assertIn("broken.lua:3: boom", out)
+        listed = json.loads(run("incidents", "--db", db, "--json").stdout)
+        self.assertEqual(listed[0]["kind"], "script_error")
+
     def test_missing_database(self):
         p = run("user", "list", "--db", self.tmp("none.db"), check=False)
         self.assertEqual(p.returncode, 1)
