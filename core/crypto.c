@@ -13,9 +13,17 @@ struct gv_sha256_ctx {
   EVP_MD_CTX *md;
 };
 
+/* OpenSSL 3 looks an algorithm up on every implicit use; fetching SHA-256 once keeps
+ * hashing a session token cheap. Fetched on first use; kept for the process. */
+static const EVP_MD *sha256_md(void) {
+  static EVP_MD *md;
+  if (md == NULL) md = EVP_MD_fetch(NULL, "SHA256", NULL);
+  return md ? md : EVP_sha256();
+}
+
 void gv_sha256(const void *data, size_t len, uint8_t out[GV_SHA256_LEN]) {
   unsigned int n = 0;
-  EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+  EVP_Digest(data, len, out, &n, sha256_md(), NULL);
 }
 
 void gv_hex(const uint8_t *in, size_t len, char *out) {
@@ -37,7 +45,7 @@ gv_sha256_ctx *gv_sha256_new(void) {
   gv_sha256_ctx *c = malloc(sizeof *c);
   if (c == NULL) return NULL;
   c->md = EVP_MD_CTX_new();
-  if (c->md == NULL || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1) {
+  if (c->md == NULL || EVP_DigestInit_ex(c->md, sha256_md(), NULL) != 1) {
     EVP_MD_CTX_free(c->md);
     free(c);
     return NULL;

@@ -488,7 +488,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 int gv_server_run(const gv_config *cfg) {
   signal(SIGPIPE, SIG_IGN);
-  gv_log_set_level(gv_log_level_parse(cfg->log_level) >= 0 ? gv_log_level_parse(cfg->log_level) : GV_LOG_INFO);
+  /* GAVEL_LOG_LEVEL in the environment wins over the configuration file. */
+  const char *env_level = getenv("GAVEL_LOG_LEVEL");
+  const char *level = env_level && gv_log_level_parse(env_level) >= 0 ? env_level : cfg->log_level;
+  gv_log_set_level(gv_log_level_parse(level) >= 0 ? gv_log_level_parse(level) : GV_LOG_INFO);
   gv_srv *s = calloc(1, sizeof *s);
   s->cfg = *cfg;
   uv_loop_t loop;

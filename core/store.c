@@ -197,9 +197,10 @@ int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err) {
   sqlite3_extended_result_codes(s->db, 1);
   sqlite3_busy_timeout(s->db, 5000);
   char mode[32], sync[32], fk[32];
-  /* A 64 MiB page cache keeps the indexes an action touches in memory. */
+  /* A 32 MiB page cache keeps the pages an action touches in memory (and bounds how
+   * much memory the store takes). */
   if ((rc = st_exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                           "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-65536",
+                           "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-32768",
                         err)) != GV_OK)
     goto fail;
   pragma_text(s, "PRAGMA journal_mode", mode, sizeof mode);

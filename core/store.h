@@ -296,6 +296,9 @@ int gv_store_timer_fired(gv_store *s, int64_t id, int64_t fired_at, int64_t even
 int64_t gv_store_timer_next_due(gv_store *s);
 /* Number of pending timers. */
 int64_t gv_store_timer_pending_count(gv_store *s);
+/* Every timer name of the item with the due time gv_store_timer_due would give
+ * (pending first, else the last fired), as {name: due_at}: one read for a whole view. */
+int gv_store_timer_dues(gv_store *s, int64_t item_id, json_t **out, gv_error *err);
 /* The item's pending timers as {name: due_at} */
 int gv_store_timers_of(gv_store *s, int64_t item_id, json_t **out, gv_error *err);
 

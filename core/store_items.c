@@ -260,6 +260,21 @@ int64_t gv_store_timer_pending_count(gv_store *s) {
   return v;
 }
 
+int gv_store_timer_dues(gv_store *s, int64_t item_id, json_t **out, gv_error *err) {
+  sqlite3_stmt *st = st_prep(s,
+      "SELECT name, due_at, state FROM timers WHERE item_id = ? AND state IN ('pending', 'fired')"
+      " ORDER BY state = 'pending', id", err);
+  if (st == NULL) return GV_ESTORE;
+  sqlite3_bind_int64(st, 1, item_id);
+  json_t *o = json_object();
+  /* Fired rows first, oldest to newest, then pending ones: the last write wins. */
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+  sqlite3_reset(st);
+  *out = o;
+  return GV_OK;
+}
+
 int gv_store_timers_of(gv_store *s, int64_t item_id, json_t **out, gv_error *err) {
   sqlite3_stmt *st = st_prep(s, "SELECT name, due_at FROM timers WHERE item_id = ? AND state = 'pending' ORDER BY due_at", err);
   if (st == NULL) return GV_ESTORE;

@@ -131,12 +131,14 @@ static json_t *actions_for(gv_engine *e, const gv_forum *f, const gv_workflow *w
                            const gv_item_row *r, const json_t *data) {
   json_t *arr = json_array();
   int64_t now = gv_engine_now(e);
+  json_t *dues = NULL;
   for (size_t i = 0; i < w->nactions; i++) {
     const gv_action *a = &w->actions[i];
     if (a->by == 0 || !gv_action_from(a, r->state) || !gv_engine_may_act(e, f, a, reader, r)) continue;
     if (a->deadline) {
-      int64_t due;
-      if (gv_store_timer_due(gv_engine_store(e), r->id, a->deadline, &due, NULL) == GV_OK && due <= now) continue;
+      if (dues == NULL && gv_store_timer_dues(gv_engine_store(e), r->id, &dues, NULL) != GV_OK) dues = json_object();
+      json_t *due = json_object_get(dues, a->deadline);
+      if (due && json_integer_value(due) <= now) continue;
     }
     json_t *params = json_object();
     for (size_t k = 0; k < a->nparams; k++) {
@@ -149,6 +151,7 @@ static json_t *actions_for(gv_engine *e, const gv_forum *f, const gv_workflow *w
     json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "name", a->name, "label", i18n_json(&a->label),
                                          "params", params));
   }
+  json_decref(dues);
   return arr;
 }
 

@@ -143,7 +143,7 @@ static double run_engine(gv_engine *e, gv_caller callers[5], int nitems, long ac
 static double run_raw(const char *db, int nitems, long actions, int batch) {
   sqlite3 *h;
   if (sqlite3_open(db, &h) != SQLITE_OK) die("raw open", NULL);
-  sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536",
+  sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768",
                NULL, NULL, NULL);
   sqlite3_stmt *ev, *pos;
   sqlite3_prepare_v2(h, "INSERT INTO events(forum_id, item_id, kind, action, actor_id, member, at, from_state, to_state, params, sealed)"
