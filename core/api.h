@@ -29,6 +29,8 @@ typedef struct gv_route {
   gv_handler_fn fn;
   unsigned flags;
   uint64_t counts[6];    /* responses by class: 2xx, 3xx, 4xx (except 429), 429, 5xx, other */
+  const void *plugin;    /* for a plugin's route: its gv_plugin and gv_plugin_route */
+  const void *plugin_route;
 } gv_route;
 
 #define GV_MAX_PATH_PARAMS 4
@@ -73,13 +75,15 @@ struct gv_srv {
   size_t nstreams;
   int shutting_down;
   int exit_code;
+  struct gv_plugins *plugins;
   uint64_t ticks;
   uint64_t requests;
   uint64_t commit_batches;
 };
 
-/* Routing. */
+/* Routing: the core's routes, then the plugins' (added once at start). */
 gv_route *gv_routes(size_t *n);
+gv_route *gv_plugin_routes(size_t *n);
 /* Finds the route for method and path; *path_matched tells 405 from 404. */
 gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *path_matched);
 
@@ -153,5 +157,6 @@ void h_meeting_record(gv_call *c);
 void h_stream(gv_call *c);
 void h_test_clock(gv_call *c);
 void h_incidents(gv_call *c);
+void h_plugin(gv_call *c);
 
 #endif

@@ -50,6 +50,7 @@ json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res) {
   char ts[GV_TIME_BUFSZ];
   json_t *receipt = json_pack("{s:I, s:s, s:I}", "event_id", (json_int_t)res->event_id, "committed_at",
                               gv_time_format(res->committed_at, ts), "item_id", (json_int_t)res->item_id);
+  for (int i = 0; i < res->nextra; i++) json_object_set_new(receipt, res->extra[i].name, json_integer(res->extra[i].value));
   return json_pack("{s:o, s:o}", "item", item, "receipt", receipt);
 }
 

@@ -1,6 +1,7 @@
 /* The gavel command line: finds the subcommand, parses its options, prints usage. */
 #include "cli.h"
 #include "log.h"
+#include "plugins.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ static void print_overview(FILE *out) {
           "commands:\n");
   for (const gv_cmd *const *t = tables(); *t; t++)
     for (const gv_cmd *c = *t; c->name; c++) fprintf(out, "  %-18s %s\n", c->name, c->summary);
+  gv_plugins_print_commands(out);
   fprintf(out, "\n  gavel --version     print the version\n"
                "  gavel COMMAND --help  details of one command\n");
 }
@@ -130,6 +132,8 @@ int gv_cli_main(int argc, char **argv) {
   int used = 0;
   const gv_cmd *cmd = find_cmd(argc - 1, argv + 1, &used);
   if (cmd == NULL) {
+    int prc = gv_plugins_command(argc - 1, argv + 1);
+    if (prc >= 0) return prc;
     if (list_group(argv[1])) return 2;
     fprintf(stderr, "gavel: unknown command '%s'\n", argv[1]);
     print_overview(stderr);
@@ -202,6 +206,11 @@ int gv_cli_main(int argc, char **argv) {
   return rc;
 }
 
+/* The plugins started on the store a command opened: changes made from the command line
+ * reach them (and the audit log) as changes made through the server do. */
+static gv_plugins *cli_plugins;
+static gv_forum *cli_plugins_forum;
+
 int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
   const char *db = gv_cli_val(opts, "db", "gavel.db");
   gv_error err;
@@ -213,7 +222,28 @@ int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
       gv_cli_fail(&err);
     return 1;
   }
+  char id[64];
+  json_t *config = NULL;
+  if (cli_plugins == NULL && gv_store_forum_default(*out, id, NULL) == GV_OK &&
+      gv_store_forum_load(*out, id, &cli_plugins_forum, NULL) == GV_OK &&
+      (gv_plugins_config_load(gv_cli_val(opts, "config", NULL), &config, &err) != GV_OK ||
+       gv_plugins_open(*out, cli_plugins_forum, db, config, &cli_plugins, &err) != GV_OK)) {
+    json_decref(config);
+    gv_cli_fail(&err);
+    gv_cli_close_store(*out);
+    *out = NULL;
+    return 1;
+  }
+  json_decref(config);
   return 0;
+}
+
+void gv_cli_close_store(gv_store *s) {
+  gv_plugins_close(cli_plugins);
+  cli_plugins = NULL;
+  gv_forum_free(cli_plugins_forum);
+  cli_plugins_forum = NULL;
+  gv_store_close(s);
 }
 
 int gv_cli_load_forum(gv_store *s, gv_opt *opts, gv_forum **out) {

@@ -44,9 +44,11 @@ int gv_cli_usage_error(const gv_cmd *cmd, const char *fmt, ...) __attribute__((f
 /* Prints an error (gv_error) as "gavel: message" or "file:line: message"; returns 1. */
 int gv_cli_fail(const gv_error *err);
 
-/* Opens the store named by --db (GV_STORE_CREATE when create). Prints and returns
- * non-zero on failure. */
+/* Opens the store named by --db (GV_STORE_CREATE when create) with the plugins started
+ * on it. Prints and returns non-zero on failure. Close it with gv_cli_close_store. */
 int gv_cli_open_store(gv_opt *opts, int create, gv_store **out);
+/* Closes a store opened with gv_cli_open_store (and the plugins it started). */
+void gv_cli_close_store(gv_store *s);
 /* Loads the database's forum (the only one, or --forum). */
 int gv_cli_load_forum(gv_store *s, gv_opt *opts, gv_forum **out);
 /* The directory of the shipped workflows and forum files. */

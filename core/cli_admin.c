@@ -155,7 +155,7 @@ done:
   free(jobs);
   free(passwords);
   free(create);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   gv_forum_free(f);
   return rc;
 }
@@ -315,7 +315,7 @@ static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -355,7 +355,7 @@ static int cmd_user_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
 done:
   free(users);
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -394,7 +394,7 @@ static int cmd_user_change(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -426,7 +426,7 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -488,7 +488,7 @@ static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -515,7 +515,7 @@ static int cmd_meeting_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
 done:
   free(ms);
   gv_forum_free(f);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -541,7 +541,7 @@ static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
   gv_error err;
   int limit = atoi(gv_cli_val(opts, "limit", "50"));
   if (gv_store_incident_list(s, limit > 0 ? limit : 50, &list, &err) != GV_OK) {
-    gv_store_close(s);
+    gv_cli_close_store(s);
     return gv_cli_fail(&err);
   }
   if (gv_cli_opt(opts, "json")->set) {
@@ -565,7 +565,7 @@ static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
     }
   }
   json_decref(list);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return 0;
 }
 

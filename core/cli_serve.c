@@ -16,6 +16,8 @@ static int cmd_serve(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
     size_t n;
     gv_route *r = gv_routes(&n);
     for (size_t i = 0; i < n; i++) printf("%s %s%s\n", r[i].method, r[i].pattern, (r[i].flags & R_TEST_CLOCK) ? " test-clock" : "");
+    r = gv_plugin_routes(&n);
+    for (size_t i = 0; i < n; i++) printf("%s %s\n", r[i].method, r[i].pattern);
     return 0;
   }
   gv_config cfg;
@@ -86,7 +88,7 @@ static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   int64_t expires = 0;
   const char *exp = gv_cli_val(opts, "expires", NULL);
   if (exp && gv_duration_parse(exp, &expires) != GV_OK) {
-    gv_store_close(s);
+    gv_cli_close_store(s);
     return gv_cli_usage_error(cmd, "--expires must be a duration such as 90d");
   }
   if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) {
@@ -115,7 +117,7 @@ static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   gv_wipe(token, sizeof token);
   rc = 0;
 done:
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return rc;
 }
 
@@ -127,14 +129,14 @@ static int cmd_token_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv
   int64_t uid = 0;
   if (argc > 0) {
     if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) {
-      gv_store_close(s);
+      gv_cli_close_store(s);
       return gv_cli_fail(&err);
     }
     uid = u.id;
   }
   json_t *list = NULL;
   if (gv_store_session_list(s, uid, "api", &list, &err) != GV_OK) {
-    gv_store_close(s);
+    gv_cli_close_store(s);
     return gv_cli_fail(&err);
   }
   printf("%-5s %-20s %-8s %-24s %s\n", "ID", "USER", "STATUS", "CREATED", "LABEL");
@@ -149,7 +151,7 @@ static int cmd_token_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv
            json_string_value(json_object_get(o, "label")) ? json_string_value(json_object_get(o, "label")) : "");
   }
   json_decref(list);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   return 0;
 }
 
@@ -161,7 +163,7 @@ static int cmd_token_revoke(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   if (gv_cli_open_store(opts, 0, &s)) return 1;
   gv_error err;
   int rc = gv_store_session_revoke(s, id, gv_time_real_ms(), &err);
-  gv_store_close(s);
+  gv_cli_close_store(s);
   if (rc != GV_OK) return gv_cli_fail(&err);
   printf("token %lld revoked\n", id);
   return 0;

@@ -1,6 +1,7 @@
 /* Reads gavel.conf.lua: plain assignments in a sandbox, every mistake reported with its line. */
 #include "config.h"
 #include "gvtime.h"
+#include <jansson.h>
 #include "lhost.h"
 #include "sandbox.h"
 
@@ -192,7 +193,7 @@ static int sub_table(cl *c, int t, const char *key, const char *const *allowed) 
 
 static int read_config(cl *c, int env, gv_config *cfg) {
   static const char *const top[] = {"listen", "database", "workflows", "log_level", "tls", "metrics",
-                                    "trusted_proxies", "sessions", "limits", "login", NULL};
+                                    "trusted_proxies", "sessions", "limits", "login", "plugins", NULL};
   int rc = check_keys(c, env, top, "the configuration");
   if (rc != GV_OK) return rc;
   char listen[96] = "";
@@ -245,6 +246,33 @@ static int read_config(cl *c, int env, gv_config *cfg) {
     cfg->max_batch = (int)v;
     lua_pop(c->L, 1);
   }
+  lua_getfield(c->L, env, "plugins");
+  if (!lua_isnil(c->L, -1)) {
+    if (lua_type(c->L, -1) != LUA_TTABLE) return bad(c, "plugins", "plugins must be a table such as { audit = { ... }, email = false }", NULL);
+    gv_error e2;
+    json_t *j = gv_lhost_to_json(c->L, lua_gettop(c->L), &e2);
+    if (j == NULL || !json_is_object(j)) {
+      json_decref(j);
+      return bad(c, "plugins", "plugins: each entry is a table of settings or false", NULL);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+      if (!json_is_object(v) && !json_is_false(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
+        json_decref(j);
+        return bad(c, k, "plugins.%s must be a table of settings or false", k);
+      }
+    }
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (s == NULL || strlen(s) >= sizeof cfg->plugins_json) {
+      free(s);
+      return bad(c, "plugins", "plugins: the settings are too large", NULL);
+    }
+    snprintf(cfg->plugins_json, sizeof cfg->plugins_json, "%s", s);
+    free(s);
+  }
+  lua_pop(c->L, 1);
   static const char *const login[] = {"max_failures", "max_failures_per_address", NULL};
   t = sub_table(c, env, "login", login);
   if (t < 0) return GV_ECONFIG;

@@ -38,6 +38,7 @@ typedef struct gv_config {
   int login_max_failures;      /* per account and address in 15 minutes: 5 */
   int login_max_failures_addr; /* per address in 15 minutes: 30 */
   int test_clock;              /* set by `serve --test-clock` only */
+  char plugins_json[8192];     /* the plugins table as JSON ({"audit": {...}, "email": false}), "" if none */
 } gv_config;
 
 /* Fills c with the defaults. */

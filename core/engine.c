@@ -1,5 +1,6 @@
 /* The engine: batches of actions in one transaction with a savepoint each, durable timers, workflow versions. */
 #include "engine_internal.h"
+#include "plugins.h"
 #include "gvtime.h"
 #include "log.h"
 
@@ -54,12 +55,21 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
     break;
   }
   e->next_due = gv_store_timer_next_due(e->store);
+  if (!o->no_plugins && e->nforums > 0) {
+    int prc = gv_plugins_open(e->store, e->forums[0], o->db_path, o->plugins, &e->plugins, err);
+    if (prc != GV_OK) {
+      gv_engine_close(e);
+      return prc;
+    }
+    gv_plugins_attach(e->plugins, e);
+  }
   *out = e;
   return GV_OK;
 }
 
 void gv_engine_close(gv_engine *e) {
   if (e == NULL) return;
+  gv_plugins_close(e->plugins);
   for (size_t i = 0; i < e->nwfs; i++) gv_workflow_free(e->wfs[i].w);
   free(e->wfs);
   for (size_t i = 0; i < e->nforums; i++) gv_forum_free(e->forums[i]);
@@ -69,6 +79,8 @@ void gv_engine_close(gv_engine *e) {
 }
 
 gv_store *gv_engine_store(gv_engine *e) { return e->store; }
+
+struct gv_plugins *gv_engine_plugins(gv_engine *e) { return e->plugins; }
 
 int64_t gv_engine_now(const gv_engine *e) {
   switch (e->clock) {
@@ -96,7 +108,12 @@ const gv_forum *gv_engine_forum(gv_engine *e, const char *id) {
 
 const gv_engine_stats *gv_engine_stats_get(const gv_engine *e) { return &e->stats; }
 
-void gv_engine_on_commit(gv_engine *e, gv_commit_fn fn, void *ud) {
+void gv_engine_set_receipt_hook(gv_engine *e, gv_receipt_fn fn, void *ud) {
+  e->receipt_fn = fn;
+  e->receipt_ud = ud;
+}
+
+void gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud) {
   if (e->nlisteners < (int)(sizeof e->listeners / sizeof e->listeners[0])) {
     e->listeners[e->nlisteners].fn = fn;
     e->listeners[e->nlisteners].ud = ud;
@@ -685,6 +702,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
   r->item_id = item.id;
   r->committed_at = now;
   snprintf(r->state, sizeof r->state, "%s", item.state);
+  if (e->receipt_fn) e->receipt_fn(e->receipt_ud, r);
   if (q->applied) rc = q->applied(e, q, r, q->applied_ud);
 done:
   if (began) gv_actx_end(&c);
@@ -809,6 +827,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     gv_log(GV_LOG_WARN, "timer.failed", "timer=%s item=%lld error=\"%s\"", t->name, (long long)t->item_id, err.message);
   }
   e->timers_touched = 1;
+  if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
   return GV_OK;
 }
 
@@ -872,6 +891,7 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
     } else {
       gv_store_rollback_to(e->store);
       flush_incident(e);
+      if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
       e->stats.actions_failed++;
     }
     note_latency(e, mono() - t0);

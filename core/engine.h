@@ -34,6 +34,8 @@ typedef struct gv_engine_options {
   int clock;                  /* GV_CLOCK_*: OFFSET is `serve --test-clock`; VIRTUAL for scenarios */
   int64_t virtual_start;      /* for GV_CLOCK_VIRTUAL */
   gv_sandbox_limits limits;   /* per workflow version; zero = defaults */
+  const json_t *plugins;      /* each plugin's configuration ({"audit": {...} | false}); NULL: defaults */
+  int no_plugins;             /* start no plugins (tools that only read) */
 } gv_engine_options;
 
 /* Opens the engine on a database: the store, its forums and the current workflow
@@ -42,6 +44,8 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err);
 void gv_engine_close(gv_engine *e);
 
 gv_store *gv_engine_store(gv_engine *e);
+/* The plugins the engine started (NULL if none). */
+struct gv_plugins *gv_engine_plugins(gv_engine *e);
 
 /* The engine's clock (ms since the epoch): the wall clock, or the test clock. */
 int64_t gv_engine_now(const gv_engine *e);
@@ -99,7 +103,17 @@ struct gv_action_res {
   int64_t event_id;
   int64_t committed_at;
   char state[64];
+  struct {                  /* fields plugins add to the receipt (e.g. audit_index) */
+    char name[32];
+    int64_t value;
+  } extra[4];
+  int nextra;
 };
+
+/* Fills res's plugin fields after its action applied (res NULL: forget what was noted for
+ * an action that failed). Set by the plugin host. */
+typedef void (*gv_receipt_fn)(void *ud, gv_action_res *res);
+void gv_engine_set_receipt_hook(gv_engine *e, gv_receipt_fn fn, void *ud);
 
 /* Applies n actions as one transaction, each under its own savepoint: a failing action
  * changes nothing and does not fail the others. Due timers fire first. Returns GV_OK
@@ -132,8 +146,8 @@ int64_t gv_engine_next_due(gv_engine *e);
 
 /* After-commit listeners: called once per committed batch with the ids of the events it
  * wrote (first..last, inclusive). Live updates and mail delivery hang off this. */
-typedef void (*gv_commit_fn)(gv_engine *e, int64_t first_event, int64_t last_event, void *ud);
-void gv_engine_on_commit(gv_engine *e, gv_commit_fn fn, void *ud);
+typedef void (*gv_engine_commit_fn)(gv_engine *e, int64_t first_event, int64_t last_event, void *ud);
+void gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud);
 
 /* Engine counters for /metrics. */
 typedef struct gv_engine_stats {

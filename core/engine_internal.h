@@ -11,7 +11,7 @@ typedef struct wf_entry {
 } wf_entry;
 
 typedef struct listener {
-  gv_commit_fn fn;
+  gv_engine_commit_fn fn;
   void *ud;
 } listener;
 
@@ -39,6 +39,9 @@ struct gv_engine {
   /* An incident noted while an action failed, written once its savepoint is rolled back. */
   pending_incident incident;
   listener listeners[8];
+  struct gv_plugins *plugins;
+  gv_receipt_fn receipt_fn;
+  void *receipt_ud;
   int nlisteners;
   gv_engine_stats stats;
 };

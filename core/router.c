@@ -1,5 +1,6 @@
 /* The one place where HTTP routes are registered and matched. */
 #include "api.h"
+#include "plugins.h"
 
 #include <string.h>
 
@@ -42,6 +43,29 @@ gv_route *gv_routes(size_t *n) {
   return routes;
 }
 
+#define MAX_PLUGIN_ROUTES 32
+static gv_route plugin_routes[MAX_PLUGIN_ROUTES];
+static size_t nplugin_routes;
+
+/* The built-in plugins' routes, as core routes whose handler calls the plugin. */
+gv_route *gv_plugin_routes(size_t *n) {
+  if (nplugin_routes == 0) {
+    gv_plugin_route_ref refs[MAX_PLUGIN_ROUTES];
+    size_t k = gv_plugins_routes(refs, MAX_PLUGIN_ROUTES);
+    for (size_t i = 0; i < k; i++) {
+      gv_route *r = &plugin_routes[nplugin_routes++];
+      r->method = refs[i].route->method;
+      r->pattern = refs[i].route->pattern;
+      r->fn = h_plugin;
+      r->flags = (refs[i].route->flags & GV_ROUTE_PUBLIC) ? R_PUBLIC : 0;
+      r->plugin = refs[i].plugin;
+      r->plugin_route = refs[i].route;
+    }
+  }
+  *n = nplugin_routes;
+  return plugin_routes;
+}
+
 /* Matches path against pattern, capturing {params} into c. */
 static int match(const char *pattern, const char *path, gv_call *c) {
   int np = 0;
@@ -73,21 +97,30 @@ static int match(const char *pattern, const char *path, gv_call *c) {
 gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *path_matched) {
   *path_matched = 0;
   const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (!match(routes[i].pattern, path, c)) continue;
-    *path_matched = 1;
-    if (strcmp(routes[i].method, m) == 0) return &routes[i];
-  }
+  size_t np;
+  gv_route *pr = gv_plugin_routes(&np);
+  gv_route *tables[2] = {routes, pr};
+  size_t sizes[2] = {sizeof routes / sizeof routes[0], np};
+  for (int t = 0; t < 2; t++)
+    for (size_t i = 0; i < sizes[t]; i++) {
+      if (!match(tables[t][i].pattern, path, c)) continue;
+      *path_matched = 1;
+      if (strcmp(tables[t][i].method, m) == 0) return &tables[t][i];
+    }
   return NULL;
 }
 
 void gv_route_allow(const char *path, char *out, size_t size) {
   gv_call scratch;
-  size_t used = 0;
+  size_t used = 0, np;
   out[0] = '\0';
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (!match(routes[i].pattern, path, &scratch)) continue;
-    int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", routes[i].method);
-    if (n > 0 && (size_t)n < size - used) used += (size_t)n;
-  }
+  gv_route *pr = gv_plugin_routes(&np);
+  gv_route *tables[2] = {routes, pr};
+  size_t sizes[2] = {sizeof routes / sizeof routes[0], np};
+  for (int t = 0; t < 2; t++)
+    for (size_t i = 0; i < sizes[t]; i++) {
+      if (!match(tables[t][i].pattern, path, &scratch)) continue;
+      int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", tables[t][i].method);
+      if (n > 0 && (size_t)n < size - used) used += (size_t)n;
+    }
 }

@@ -503,6 +503,8 @@ int gv_server_run(const gv_config *cfg) {
   eo.db_path = cfg->database;
   eo.create = 0;
   eo.clock = cfg->test_clock ? GV_CLOCK_OFFSET : GV_CLOCK_REAL;
+  json_t *plugins_cfg = cfg->plugins_json[0] ? json_loads(cfg->plugins_json, 0, NULL) : NULL;
+  eo.plugins = plugins_cfg;
   int rc = 1;
   if (gv_engine_open(&eo, &s->e, &err) != GV_OK) {
     char buf[700];
@@ -514,6 +516,7 @@ int gv_server_run(const gv_config *cfg) {
     goto out;
   }
   s->forum = gv_engine_forum(s->e, NULL);
+  s->plugins = gv_engine_plugins(s->e);
   if (s->forum == NULL) {
     gv_log(GV_LOG_ERROR, "server.no_forum", "path=%s", cfg->database);
     goto out;
@@ -570,6 +573,7 @@ out:
   uv_run(&loop, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop) != 0) gv_log(GV_LOG_WARN, "server.loop_not_closed", "%s", "");
   gv_engine_close(s->e);
+  json_decref(plugins_cfg);
   free(s);
   return rc;
 }

@@ -232,8 +232,11 @@ fail:
   return rc;
 }
 
+void gv_store_plugin_forget(gv_store *s);
+
 void gv_store_close(gv_store *s) {
   if (s == NULL) return;
+  gv_store_plugin_forget(s);
   for (size_t i = 0; i < GV_STMT_CACHE; i++)
     if (s->cache[i].stmt) sqlite3_finalize(s->cache[i].stmt);
   if (s->db) sqlite3_close_v2(s->db);

@@ -156,6 +156,26 @@ int gv_store_meeting_list(gv_store *s, const char *forum_id, gv_meeting **out, s
                           gv_error *err);
 int gv_store_meeting_set_agenda_adopted(gv_store *s, int64_t id, int64_t at, gv_error *err);
 
+/* ---- Plugins: event hook, their own tables ------------------------------------------------- */
+
+/* Called right after each event is written, inside its transaction; an error rolls the
+ * write back (the event insert fails with it). */
+struct gv_event;
+typedef int (*gv_store_event_hook)(void *ud, const struct gv_event *e, gv_error *err);
+void gv_store_set_event_hook(gv_store *s, gv_store_event_hook fn, void *ud);
+
+/* Runs a plugin's migrations (once each, recorded in plugin_migrations). Statements may
+ * only create or change tables whose names start with "<plugin>_". */
+struct gv_plugin_migration;
+int gv_store_plugin_migrate(gv_store *s, const char *plugin, const struct gv_plugin_migration *m, size_t n,
+                            gv_error *err);
+/* Runs one statement for a plugin (see gv_host_sql): only tables named "<plugin>_..." and
+ * reading events are allowed. */
+struct gv_arg;
+struct gv_row;
+int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const struct gv_arg *args, size_t nargs,
+                        int (*fn)(void *ud, const struct gv_row *row), void *ud, gv_error *err);
+
 /* ---- Events (the append-only record) ---------------------------------------------------- */
 
 typedef struct gv_event {

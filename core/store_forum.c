@@ -296,7 +296,13 @@ int gv_store_event_insert(gv_store *s, gv_event *e, gv_error *err) {
   sqlite3_bind_int(st, 11, e->sealed);
   int rc = st_exec(s, st, err);
   if (rc == GV_OK) e->id = sqlite3_last_insert_rowid(s->db);
+  if (rc == GV_OK && s->event_hook) rc = s->event_hook(s->event_hook_ud, e, err);
   return rc;
+}
+
+void gv_store_set_event_hook(gv_store *s, gv_store_event_hook fn, void *ud) {
+  s->event_hook = fn;
+  s->event_hook_ud = ud;
 }
 
 int gv_store_outbox_insert(gv_store *s, gv_outbox_row *r, gv_error *err) {

@@ -20,6 +20,10 @@ struct gv_store {
   int in_tx;
   int savepoints;
   int fail_after;            /* fault injection: fail the nth write from now */
+  gv_store_event_hook event_hook;
+  void *event_hook_ud;
+  const char *authorize_plugin; /* while preparing a plugin's statement: its name */
+  int authorize_ddl;         /* ... and it is a migration */
   struct {
     const char *sql;         /* key: the SQL literal's address */
     sqlite3_stmt *stmt;

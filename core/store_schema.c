@@ -182,6 +182,14 @@ static const gv_migration migrations[] = {
    "  at INTEGER NOT NULL"
    ");"
    "CREATE INDEX login_failures_scope ON login_failures(scope, at);"},
+  {2, "plugin migrations",
+   "CREATE TABLE plugin_migrations ("
+   "  plugin TEXT NOT NULL,"
+   "  version INTEGER NOT NULL,"
+   "  name TEXT NOT NULL,"
+   "  applied_at INTEGER NOT NULL,"
+   "  PRIMARY KEY (plugin, version)"
+   ") WITHOUT ROWID;"},
 };
 
 const gv_migration *gv_store_migrations(size_t *count) {

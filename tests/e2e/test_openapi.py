@@ -428,6 +428,17 @@ class OpenApiLiveTest(GavelTest):
         self.call(srv, "GET", f"/v1/meetings/{meeting}/record?format=md", 200, token=obs)
         self.call(srv, "POST", "/v1/test/clock", 200, {"advance_seconds": 0}, token=sec)
 
+        # The audit log: key, checkpoint, proofs.
+        self.call(srv, "GET", "/v1/audit/key", 200)
+        self.call(srv, "GET", "/v1/audit/checkpoint", 200, token=obs)
+        size = int(srv.request("GET", "/v1/audit/checkpoint", token=obs)[2].decode().split("\n")[1])
+        self.call(srv, "GET", f"/v1/audit/proof/inclusion?event_id={created['receipt']['event_id']}&size={size}", 200,
+                  token=km)
+        self.call(srv, "GET", f"/v1/audit/proof/consistency?from=1&to={size}", 200, token=km)
+        self.call(srv, "GET", f"/v1/audit/proof/consistency?from=2&to={size + 1}", 422, token=km)
+        self.call(srv, "GET", "/v1/audit/proof/inclusion?event_id=999999&size=1", 404, token=km)
+        self.call(srv, "GET", "/v1/audit/proof/inclusion", 400, token=km)
+
         # Errors, each in the documented shape and status.
         self.call(srv, "GET", "/v1/me", 401)
         self.call(srv, "GET", f"/v1/items/{item}", 401, token="not-a-token")

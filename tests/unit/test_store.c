@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "accounts.h"
+#include "gavel_plugin.h"
 #include "forum.h"
 #include "gvtime.h"
 #include "store.h"
@@ -217,6 +218,81 @@ static void test_backup_consistent_and_private(void **state) {
   tu_rmdir(dir);
 }
 
+static int count_rows(void *ud, const gv_row *row) {
+  (void)row;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static int denied(gv_store *s, const char *sql) {
+  gv_error err;
+  gv_error_clear(&err);
+  int rc = gv_store_plugin_sql(s, "demo", sql, NULL, 0, NULL, NULL, &err);
+  if (rc != GV_ESTORE) print_message("allowed: %s\n", sql);
+  else if (!strstr(err.message, "not authorized") && !strstr(err.message, "prohibited")) print_message("%s\n", err.message);
+  return rc == GV_ESTORE && (strstr(err.message, "not authorized") || strstr(err.message, "prohibited"));
+}
+
+/* A plugin reaches only its own tables (and reads events): never accounts, sessions or the record's writes. */
+static void test_plugin_sql_confined(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+
+  const gv_plugin_migration good[] = {
+      {1, "things", "CREATE TABLE demo_things(id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX demo_things_v ON demo_things(v);"},
+  };
+  if (gv_store_plugin_migrate(s, "demo", good, 1, &err) != GV_OK) fail_msg("%s", err.message);
+  assert_int_equal(gv_store_plugin_migrate(s, "demo", good, 1, &err), GV_OK); /* recorded: not run twice */
+  gv_arg a[1] = {GV_TEXT("x")};
+  assert_int_equal(gv_store_plugin_sql(s, "demo", "INSERT INTO demo_things(v) VALUES (?1)", a, 1, NULL, NULL, &err), GV_OK);
+  int n = 0;
+  assert_int_equal(gv_store_plugin_sql(s, "demo", "SELECT v FROM demo_things", NULL, 0, count_rows, &n, &err), GV_OK);
+  assert_int_equal(n, 1);
+  n = 0;
+  assert_int_equal(gv_store_plugin_sql(s, "demo", "SELECT id FROM events", NULL, 0, count_rows, &n, &err), GV_OK);
+  char ev[32];
+  raw_text(db, "SELECT count(*) FROM events", ev, sizeof ev);
+  assert_int_equal(n, atoi(ev));
+
+  /* Everything else is refused when prepared. */
+  assert_true(denied(s, "SELECT password_hash FROM users"));
+  assert_true(denied(s, "SELECT * FROM sessions"));
+  assert_true(denied(s, "SELECT e.id FROM events e JOIN users u ON u.id = e.actor_id"));
+  assert_true(denied(s, "UPDATE events SET params = '{}'"));
+  assert_true(denied(s, "DELETE FROM events"));
+  assert_true(denied(s, "INSERT INTO outbox(topic) VALUES ('x')"));
+  assert_true(denied(s, "CREATE TABLE demo_new(x)")); /* tables only from migrations */
+  assert_true(denied(s, "DROP TABLE demo_things"));
+  assert_true(denied(s, "PRAGMA writable_schema = 1"));
+  assert_true(denied(s, "ATTACH DATABASE '/tmp/x.db' AS x"));
+  assert_true(denied(s, "COMMIT"));
+  /* Another plugin's tables are not this plugin's. */
+  gv_error_clear(&err);
+  assert_int_equal(gv_store_plugin_sql(s, "other", "SELECT v FROM demo_things", NULL, 0, NULL, NULL, &err), GV_ESTORE);
+  /* A migration touching anything but the plugin's own tables fails, and is not recorded. */
+  const gv_plugin_migration bad[] = {{1, "evil", "CREATE TABLE other_x(a); DROP TABLE users;"}};
+  assert_int_equal(gv_store_plugin_migrate(s, "other", bad, 1, &err), GV_ESTORE);
+  const gv_plugin_migration bad2[] = {{1, "evil", "CREATE TRIGGER other_t AFTER INSERT ON events BEGIN DELETE FROM events; END;"}};
+  assert_int_equal(gv_store_plugin_migrate(s, "other", bad2, 1, &err), GV_ESTORE);
+  gv_store_close(s);
+  char v[64];
+  raw_text(db, "SELECT count(*) FROM plugin_migrations", v, sizeof v);
+  assert_string_equal(v, "1");
+  raw_text(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'other%'", v, sizeof v);
+  assert_string_equal(v, "0");
+  raw_text(db, "SELECT count(*) FROM users", v, sizeof v);
+  assert_string_equal(v, "0");
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_migrates_and_records),
@@ -226,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_rollback_and_fault_injection),
       cmocka_unit_test(test_savepoints_isolate),
       cmocka_unit_test(test_backup_consistent_and_private),
+      cmocka_unit_test(test_plugin_sql_confined),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
