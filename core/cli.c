@@ -238,6 +238,21 @@ int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
   return 0;
 }
 
+int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, gv_engine **out) {
+  gv_engine_options eo = {0};
+  gv_error err;
+  gv_error_clear(&err);
+  json_t *config = NULL;
+  eo.db_path = db;
+  eo.no_plugins = !with_plugins;
+  if (with_plugins && gv_plugins_config_load(gv_cli_val(opts, "config", NULL), &config, &err) != GV_OK)
+    return gv_cli_fail(&err);
+  eo.plugins = config;
+  int rc = gv_engine_open(&eo, out, &err);
+  json_decref(config);
+  return rc == GV_OK ? 0 : gv_cli_fail(&err);
+}
+
 void gv_cli_close_store(gv_store *s) {
   gv_plugins_close(cli_plugins);
   cli_plugins = NULL;

@@ -60,6 +60,11 @@ int gv_cli_read_line(char *buf, size_t size);
  * new or changed files become the versions new items use. Prints mistakes; returns 0
  * when every file loaded. */
 int gv_cli_register_workflows(const char *db_path);
+/* Opens an engine on db for a command: with plugins (their settings from --config, else
+ * ./gavel.conf.lua) when the command writes the record, without for read-only ones. Prints
+ * the error and returns non-zero on failure. */
+struct gv_engine;
+int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, struct gv_engine **out);
 
 /* Command tables of each part of the CLI (NULL-terminated arrays). */
 extern const gv_cmd gv_cli_admin_cmds[];

@@ -181,11 +181,9 @@ static int demo_act(gv_engine *e, const char *username, int64_t item, const char
 }
 
 static int gv_cli_demo_content(const char *db) {
-  gv_engine_options eo = {0};
-  eo.db_path = db;
   gv_engine *e;
   gv_error err;
-  if (gv_engine_open(&eo, &e, &err) != GV_OK) return gv_cli_fail(&err);
+  if (gv_cli_engine_open(NULL, db, 1, &e)) return 1;
   const gv_forum *f = gv_engine_forum(e, NULL);
   int64_t now = gv_engine_now(e);
   char day[11], ts[4][GV_TIME_BUFSZ];

@@ -52,15 +52,14 @@ static int cmd_record(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   if (*end || id <= 0) return gv_cli_usage_error(cmd, "--meeting must be a meeting id (see gavel meeting list)");
   if (strcmp(format, "md") && strcmp(format, "html") && strcmp(format, "json"))
     return gv_cli_usage_error(cmd, "--format must be md, html or json");
-  gv_engine_options eo = {0};
-  eo.db_path = gv_cli_val(opts, "db", "gavel.db");
+  const char *db = gv_cli_val(opts, "db", "gavel.db");
   gv_engine *e = NULL;
   gv_error err;
-  if (access(eo.db_path, F_OK) != 0) {
-    fprintf(stderr, "gavel record: no database at %s\n", eo.db_path);
+  if (access(db, F_OK) != 0) {
+    fprintf(stderr, "gavel record: no database at %s\n", db);
     return 1;
   }
-  if (gv_engine_open(&eo, &e, &err) != GV_OK) return gv_cli_fail(&err);
+  if (gv_cli_engine_open(opts, db, 0, &e)) return 1; /* reading only: no plugins */
   const gv_forum *f = gv_engine_forum(e, gv_cli_val(opts, "forum", NULL));
   char *out = NULL;
   int rc = f ? gv_record_render(e, f->id, id, format, &out, &err) : gv_error_set(&err, GV_ENOTFOUND, NULL, "no forum");

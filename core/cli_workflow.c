@@ -10,11 +10,8 @@
 #include <sys/stat.h>
 
 int gv_cli_register_workflows(const char *db_path) {
-  gv_engine_options eo = {0};
-  eo.db_path = db_path;
   gv_engine *e = NULL;
-  gv_error err;
-  if (gv_engine_open(&eo, &e, &err) != GV_OK) return gv_cli_fail(&err);
+  if (gv_cli_engine_open(NULL, db_path, 1, &e)) return 1;
   gv_error errs[16];
   size_t n = 0;
   int rc = gv_engine_register_dir(e, gv_cli_workflows_dir(), errs, 16, &n);

@@ -821,10 +821,19 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
   } else {
     gv_store_rollback_to(e->store);
     flush_incident(e);
-    /* A timer whose action fails is set aside (an incident says why) so it cannot
-     * block the timers behind it. */
-    gv_store_timer_fired(e->store, t->id, now, 0, NULL);
-    gv_log(GV_LOG_WARN, "timer.failed", "timer=%s item=%lld error=\"%s\"", t->name, (long long)t->item_id, err.message);
+    if (err.code == GV_ESTORE || err.code == GV_ENOMEM || err.code == GV_EIO) {
+      /* The database or a plugin failed, not the workflow: the deadline stands and is
+       * tried again shortly, after the timers behind it. */
+      gv_store_timer_set(e->store, t->item_id, t->name, now + 30000, NULL);
+      gv_log(GV_LOG_WARN, "timer.retry", "timer=%s item=%lld in_seconds=30 error=\"%s\"", t->name,
+             (long long)t->item_id, err.message);
+    } else {
+      /* A timer whose action fails is set aside (an incident says why) so it cannot
+       * block the timers behind it. */
+      gv_store_timer_fired(e->store, t->id, now, 0, NULL);
+      gv_log(GV_LOG_WARN, "timer.failed", "timer=%s item=%lld error=\"%s\"", t->name, (long long)t->item_id,
+             err.message);
+    }
   }
   e->timers_touched = 1;
   if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);

@@ -79,7 +79,8 @@ int gv_row_is_null(const gv_row *r, int col);
 
 /* Runs one SQL statement with arguments (bound to ?1, ?2, ...) on the plugin's own tables,
  * in the current transaction if one is open. The host refuses statements that touch any
- * other table (reading `events` is allowed). sql should be a string literal: prepared
+ * other table, except reading `events` and `outbox` (id, forum_id, event_id, item_id,
+ * topic, audience, payload, created_at: the notifications actions asked for). sql should be a string literal: prepared
  * statements are cached by its address. Returns GV_OK or an error with detail. */
 int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, gv_row_fn fn, void *ud, gv_error *err);
 
@@ -121,6 +122,11 @@ int gv_host_migrations(gv_host *h, const gv_plugin_migration *m, size_t n, gv_er
 int gv_host_on_event(gv_host *h, gv_event_fn fn);
 int gv_host_on_commit(gv_host *h, gv_commit_fn fn);
 
+/* Non-zero when the plugin was started only to run one of its own commands (`gavel audit
+ * verify`): it then changes nothing on its own initiative, so a check sees the database as
+ * it was. */
+int gv_host_for_command(const gv_host *h);
+
 /* The database file (for plugins that keep a file beside it, such as a signing key). */
 const char *gv_host_db_path(const gv_host *h);
 /* The forum's id and short name ("midiocc", "MiDIOCC"). */
@@ -158,5 +164,65 @@ typedef struct gv_plugin {
   const gv_plugin_route *routes;     /* terminated by a {NULL} entry; may be NULL */
   void *reserved[8];       /* for later versions: keep NULL */
 } gv_plugin;
+
+/* ---- The server's loop ------------------------------------------------------------------- */
+
+/* The host's clock, ms since the epoch: the server's (which `serve --test-clock` lets tests
+ * move forward), else the real time. Compare it, not the real time, with event times. */
+int64_t gv_host_now(const gv_host *h);
+
+/* serve is called once the server is about to serve, with its libuv loop (a uv_loop_t *):
+ * start timers, sockets and transfers there. stop is called when the server begins to
+ * stop: stop the work and uv_close every handle; the loop runs until they are closed, and
+ * only then is shutdown called. Commands run without a loop and call neither. */
+typedef void (*gv_serve_fn)(void *state, gv_host *h, void *loop);
+typedef void (*gv_stop_fn)(void *state, gv_host *h);
+int gv_host_on_serve(gv_host *h, gv_serve_fn serve, gv_stop_fn stop);
+
+/* ---- People and items (for notifications) ------------------------------------------------ */
+
+/* An account, as a notification needs it. Strings live until the callback returns. */
+typedef struct gv_person {
+  size_t size;
+  int64_t user_id;
+  const char *username;
+  const char *display_name;
+  const char *role;        /* secretariat, chair, delegate, observer */
+  const char *member;      /* a delegate's state; NULL otherwise */
+  const char *email;       /* NULL if none is known */
+  const char *language;    /* fr or en */
+  const char *notify;      /* each, digest or none: how the person wants notifications */
+  int disabled;
+} gv_person;
+typedef int (*gv_person_fn)(void *ud, const gv_person *p);
+
+/* The enabled accounts an audience names, each once. An audience (the `audience` column
+ * of the outbox) is "all", "secretariat", "chair" (whoever holds the chair's powers),
+ * "members" (every delegate), "proposer" (the item's creator, or its state's delegates),
+ * a member code, a list of these, or {"kind": "delegates_of_member", "members": [...],
+ * "except_users": [...]}. item_id matters for "proposer" only (0 if none). */
+int gv_host_audience(gv_host *h, const char *audience_json, int64_t item_id, gv_person_fn fn, void *ud, gv_error *err);
+/* One account by id, disabled or not; GV_ENOTFOUND if there is none. */
+int gv_host_person(gv_host *h, int64_t user_id, gv_person_fn fn, void *ud, gv_error *err);
+
+/* An item as a person reading lang sees it. */
+typedef struct gv_item_info {
+  size_t size;
+  int64_t id;
+  char title[512];
+  char workflow[64];
+  char workflow_title[256];
+  char state[64];
+  char state_label[128];
+  char action_label[128];  /* the label of the action asked for ("" if none asked) */
+  int sealed;              /* its positions are hidden until it closes */
+} gv_item_info;
+int gv_host_item(gv_host *h, int64_t item_id, const char *lang, const char *action, gv_item_info *out, gv_error *err);
+/* Non-zero if member has a current position on the item. */
+int gv_host_member_answered(gv_host *h, int64_t item_id, const char *member);
+/* A member state's name in lang ("" if unknown), the forum's name in lang, its time zone. */
+const char *gv_host_member_name(const gv_host *h, const char *code, const char *lang);
+const char *gv_host_forum_title(const gv_host *h, const char *lang);
+const char *gv_host_forum_time_zone(const gv_host *h);
 
 #endif

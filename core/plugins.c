@@ -1,5 +1,6 @@
 /* The plugin host: starts the built-in plugins and gives each its view of the engine (gv_host). */
 #include "plugins.h"
+#include "plugins_internal.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -11,39 +12,15 @@
 #include <unistd.h>
 
 extern const gv_plugin gv_plugin_audit;
+extern const gv_plugin gv_plugin_email;
 
-static const gv_plugin *const builtin[] = {&gv_plugin_audit};
+/* In this order: the audit leaf of an event is written before anything else reacts to it. */
+static const gv_plugin *const builtin[] = {&gv_plugin_audit, &gv_plugin_email};
 
 const gv_plugin *const *gv_plugins_builtin(size_t *n) {
   *n = sizeof builtin / sizeof builtin[0];
   return builtin;
 }
-
-#define MAX_PLUGINS 8
-#define MAX_RECEIPT 4
-
-struct gv_host {
-  gv_plugins *all;
-  const gv_plugin *plugin;
-  void *state;
-  gv_event_fn on_event;
-  gv_commit_fn on_commit;
-  int started;
-};
-
-struct gv_plugins {
-  gv_host hosts[MAX_PLUGINS];
-  size_t n;
-  gv_store *store;
-  const gv_forum *forum;
-  char db_path[512];
-  gv_engine *engine;
-  struct {
-    char name[32];
-    int64_t value;
-  } receipt[MAX_RECEIPT];
-  int nreceipt;
-};
 
 /* ---- The host API ------------------------------------------------------------------------ */
 
@@ -89,6 +66,7 @@ int gv_host_on_commit(gv_host *h, gv_commit_fn fn) {
   return GV_OK;
 }
 
+int gv_host_for_command(const gv_host *h) { return h->for_command; }
 const char *gv_host_db_path(const gv_host *h) { return h->all->db_path; }
 const char *gv_host_forum_id(const gv_host *h) { return h->all->forum->id; }
 const char *gv_host_forum_name(const gv_host *h) { return h->all->forum->short_name; }
@@ -103,9 +81,10 @@ void gv_host_log(gv_host *h, int level, const char *event, const char *message) 
 
 static int event_hook(void *ud, const gv_event *e, gv_error *err) {
   gv_plugins *p = ud;
-  gv_plugin_event pe = {sizeof pe,  e->id,     e->forum_id, e->item_id,   e->kind,   e->action,
-                        e->actor_id, e->member, e->at,       e->from_state, e->to_state, e->params ? e->params : "{}",
-                        e->sealed};
+  /* As the store keeps it: an empty member is NULL. */
+  const char *member = e->member && *e->member ? e->member : NULL;
+  gv_plugin_event pe = {sizeof pe, e->id, e->forum_id,    e->item_id,  e->kind, e->action, e->actor_id, member,
+                        e->at,     e->from_state, e->to_state, e->params ? e->params : "{}", e->sealed};
   for (size_t i = 0; i < p->n; i++) {
     gv_host *h = &p->hosts[i];
     if (!h->started || h->on_event == NULL) continue;
@@ -153,10 +132,15 @@ static int valid_name(const char *n) {
   return 1;
 }
 
-static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, gv_error *err) {
+static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, int for_command, gv_error *err) {
   if (!valid_name(pl->name))
     return gv_error_set(err, GV_ECONFIG, NULL, "plugin name '%s' must be lower-case letters and digits",
                         pl->name ? pl->name : "");
+  char prefix[32];
+  snprintf(prefix, sizeof prefix, "%s_", pl->name);
+  if (gv_store_core_name(prefix, strlen(prefix)))
+    return gv_error_set(err, GV_ECONFIG, NULL, "plugin name '%s' is taken: Gavel's own tables begin with %s",
+                        pl->name, prefix);
   if (pl->api_version > GV_PLUGIN_API_VERSION)
     return gv_error_set(err, GV_ECONFIG, NULL, "plugin %s needs plugin API %u; this Gavel has %d", pl->name,
                         pl->api_version, GV_PLUGIN_API_VERSION);
@@ -165,6 +149,7 @@ static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, gv_error
   memset(h, 0, sizeof *h);
   h->all = p;
   h->plugin = pl;
+  h->for_command = for_command;
   char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
   int rc = pl->init(h, cj ? cj : "{}", &h->state, err);
   free(cj);
@@ -188,8 +173,27 @@ static gv_plugins *new_host(gv_store *store, const gv_forum *forum, const char *
   return p;
 }
 
+/* Every name in the plugins table must be a plugin: a misspelt one would be silently ignored. */
+static int check_names(const json_t *config, gv_error *err) {
+  const char *name;
+  const json_t *v;
+  json_object_foreach((json_t *)config, name, v) {
+    int found = 0;
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) found |= strcmp(builtin[i]->name, name) == 0;
+    if (!found) {
+      char names[256] = "";
+      for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", builtin[i]->name);
+      return gv_error_set(err, GV_ECONFIG, NULL, "plugins: no plugin named '%s' (there are: %s)", name, names);
+    }
+  }
+  return GV_OK;
+}
+
 int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path, const json_t *config,
                     gv_plugins **out, gv_error *err) {
+  *out = NULL;
+  if (config && check_names(config, err) != GV_OK) return GV_ECONFIG;
   gv_plugins *p = new_host(store, forum, db_path);
   for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
     const json_t *cfg = config ? json_object_get(config, builtin[i]->name) : NULL;
@@ -198,7 +202,7 @@ int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path,
     gv_error_clear(&e2);
     /* A plugin that cannot start stops the start: running without the audit log (or
      * mail) the forum configured would silently lose what it promised. */
-    if (start(p, builtin[i], json_is_object(cfg) ? cfg : NULL, &e2) != GV_OK) {
+    if (start(p, builtin[i], json_is_object(cfg) ? cfg : NULL, 0, &e2) != GV_OK) {
       gv_log(GV_LOG_ERROR, "plugin.failed", "name=%s error=\"%s\"", builtin[i]->name, e2.message);
       gv_plugins_close(p);
       *out = NULL;
@@ -220,6 +224,11 @@ int gv_plugins_config_load(const char *path, json_t **out, gv_error *err) {
   int rc = gv_config_load(path, cfg, err);
   if (rc == GV_OK && cfg->plugins_json[0]) *out = json_loads(cfg->plugins_json, 0, NULL);
   free(cfg);
+  if (rc == GV_OK && *out && check_names(*out, err) != GV_OK) {
+    json_decref(*out);
+    *out = NULL;
+    return GV_ECONFIG;
+  }
   return rc;
 }
 
@@ -229,7 +238,7 @@ int gv_plugins_open_one(gv_store *store, const gv_forum *forum, const char *db_p
   for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
     if (strcmp(builtin[i]->name, name) != 0) continue;
     gv_plugins *p = new_host(store, forum, db_path);
-    int rc = start(p, builtin[i], config, err);
+    int rc = start(p, builtin[i], config, 1, err);
     if (rc != GV_OK) {
       gv_plugins_close(p);
       return rc;

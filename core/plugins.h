@@ -28,6 +28,11 @@ int gv_plugins_config_load(const char *path, json_t **out, gv_error *err);
 /* Shuts the plugins down (the only time they are unloaded) and removes the hook. */
 void gv_plugins_close(gv_plugins *p);
 
+/* The server's loop (uv_loop_t *) is about to run: plugins start their timers and I/O. */
+void gv_plugins_loop_start(gv_plugins *p, void *loop);
+/* The server begins to stop: plugins close their handles (the loop then runs them out). */
+void gv_plugins_loop_stop(gv_plugins *p);
+
 /* Connects the plugins to an engine: commit hooks, and receipt fields for its actions. */
 void gv_plugins_attach(gv_plugins *p, gv_engine *e);
 

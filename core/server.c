@@ -4,6 +4,7 @@
 #include "crypto.h"
 #include "gvtime.h"
 #include "log.h"
+#include "plugins.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -470,6 +471,7 @@ static void begin_shutdown(gv_srv *s, const char *why) {
   s->shutting_down = 1;
   gv_log(GV_LOG_INFO, "server.stopping", "signal=%s", why);
   uv_timer_stop(&s->timer);
+  gv_plugins_loop_stop(s->plugins);
   api_streams_close_all(s);
   gv_http_server_shutdown(s->http, http_closed, s);
 }
@@ -562,6 +564,7 @@ int gv_server_run(const gv_config *cfg) {
   uv_signal_start(&s->sighup, on_signal, SIGHUP);
   arm_timer(s);
   api_auth_start(s);
+  gv_plugins_loop_start(s->plugins, &loop);
   gv_log(GV_LOG_INFO, "server.listening", "url=%s://%s%s%s:%d forum=%s database=%s test_clock=%d",
          cfg->tls_cert[0] ? "https" : "http", strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
          strchr(cfg->listen_host, ':') ? "]" : "", gv_http_server_port(s->http), s->forum->id, cfg->database,

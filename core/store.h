@@ -164,6 +164,9 @@ struct gv_event;
 typedef int (*gv_store_event_hook)(void *ud, const struct gv_event *e, gv_error *err);
 void gv_store_set_event_hook(gv_store *s, gv_store_event_hook fn, void *ud);
 
+/* Non-zero if name is one of the core's tables or indexes (or, with prefix_len > 0, if any
+ * of them begins with the first prefix_len bytes of name). Plugins never reach these. */
+int gv_store_core_name(const char *name, size_t prefix_len);
 /* Runs a plugin's migrations (once each, recorded in plugin_migrations). Statements may
  * only create or change tables whose names start with "<plugin>_". */
 struct gv_plugin_migration;

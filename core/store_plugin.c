@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* gv_row is the statement positioned on a row. */
 int64_t gv_row_int(const gv_row *r, int col) { return sqlite3_column_int64((sqlite3_stmt *)r, col); }
@@ -18,7 +19,7 @@ const void *gv_row_blob(const gv_row *r, int col, size_t *len) {
 
 static int own_table(const char *plugin, const char *table) {
   size_t n = strlen(plugin);
-  return table && strncmp(table, plugin, n) == 0 && table[n] == '_';
+  return table && strncmp(table, plugin, n) == 0 && table[n] == '_' && !gv_store_core_name(table, 0);
 }
 
 /* The plugin's own index, or the one SQLite names for a UNIQUE or PRIMARY KEY constraint of its table. */
@@ -28,7 +29,7 @@ static int own_index(const char *plugin, const char *index) {
   return own_table(plugin, index);
 }
 
-/* While a plugin's statement is prepared, only its own tables (and reading events) pass. */
+/* While a plugin's statement is prepared, only its own tables (and reading events and the outbox) pass. */
 static int authorize(void *ud, int action, const char *a, const char *b, const char *db, const char *trigger) {
   gv_store *s = ud;
   const char *p = s->authorize_plugin;
@@ -49,7 +50,9 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
     case SQLITE_UPDATE: case SQLITE_ALTER_TABLE:
       return own_table(p, action == SQLITE_ALTER_TABLE ? b : a) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_READ:
-      return own_table(p, a) || strcmp(a, "events") == 0 || strcmp(a, "sqlite_master") == 0 ? SQLITE_OK : SQLITE_DENY;
+      return own_table(p, a) || strcmp(a, "events") == 0 || strcmp(a, "outbox") == 0 || strcmp(a, "sqlite_master") == 0
+                 ? SQLITE_OK
+                 : SQLITE_DENY;
     case SQLITE_SELECT: case SQLITE_FUNCTION: case SQLITE_RECURSIVE:
       return SQLITE_OK;
     case SQLITE_TRANSACTION: case SQLITE_SAVEPOINT: case SQLITE_ATTACH: case SQLITE_DETACH: case SQLITE_PRAGMA:
@@ -58,35 +61,84 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
   }
 }
 
+/* Skips blanks and comments. */
+static const char *skip_blank(const char *p) {
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') p++;
+    if (p[0] == '-' && p[1] == '-') {
+      while (*p && *p != '\n') p++;
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char *e = strstr(p + 2, "*/");
+      p = e ? e + 2 : p + strlen(p);
+    } else {
+      return p;
+    }
+  }
+}
+
+/* Some statements have no authorizer action at all (VACUUM, VACUUM INTO a file): a plugin's
+ * statement must begin with one of the words that do, whatever the authorizer said. */
+static int statement_kind_allowed(const char *sql, int ddl) {
+  static const char *const dml[] = {"SELECT", "WITH", "INSERT", "REPLACE", "UPDATE", "DELETE", NULL};
+  static const char *const schema[] = {"CREATE", "DROP", "ALTER", NULL};
+  const char *p = skip_blank(sql);
+  size_t n = 0;
+  while ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z')) n++;
+  for (int pass = 0; pass < (ddl ? 2 : 1); pass++)
+    for (const char *const *w = pass ? schema : dml; *w; w++)
+      if (strlen(*w) == n && strncasecmp(p, *w, n) == 0) return 1;
+  return 0;
+}
+
 static int prepare_for(gv_store *s, const char *plugin, const char *sql, sqlite3_stmt **out, gv_error *err) {
+  *out = NULL;
+  if (!statement_kind_allowed(sql, 0))
+    return gv_error_set(err, GV_ESTORE, NULL, "plugin %s: not authorized (only SELECT, INSERT, UPDATE and DELETE)",
+                        plugin);
+  const char *tail = NULL;
   s->authorize_plugin = plugin;
   sqlite3_set_authorizer(s->db, authorize, s);
-  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, &tail);
   sqlite3_set_authorizer(s->db, NULL, NULL);
   s->authorize_plugin = NULL;
-  if (rc != SQLITE_OK) {
-    gv_error_set(err, GV_ESTORE, NULL, "plugin %s: %s", plugin, sqlite3_errmsg(s->db));
-    return GV_ESTORE;
+  if (rc != SQLITE_OK) return gv_error_set(err, GV_ESTORE, NULL, "plugin %s: %s", plugin, sqlite3_errmsg(s->db));
+  if (*out == NULL || (tail && *skip_blank(tail))) {
+    sqlite3_finalize(*out);
+    *out = NULL;
+    return gv_error_set(err, GV_ESTORE, NULL, "plugin %s: give exactly one statement", plugin);
   }
   return GV_OK;
 }
 
 int gv_store_plugin_migrate(gv_store *s, const char *plugin, const gv_plugin_migration *m, size_t n, gv_error *err) {
   for (size_t i = 0; i < n; i++) {
+    /* Checked inside the transaction, so two processes starting together run it once. */
+    int own = !s->in_tx;
+    int rc = own ? gv_store_begin(s, err) : GV_OK;
+    if (rc != GV_OK) return rc;
     sqlite3_stmt *st = st_prep(s, "SELECT 1 FROM plugin_migrations WHERE plugin = ? AND version = ?", err);
-    if (st == NULL) return GV_ESTORE;
+    if (st == NULL) {
+      if (own) gv_store_rollback(s);
+      return GV_ESTORE;
+    }
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, m[i].version);
     int done = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
-    if (done) continue;
-    int own = !s->in_tx;
-    int rc = own ? gv_store_begin(s, err) : GV_OK;
+    if (done) {
+      if (own) gv_store_rollback(s);
+      continue;
+    }
     /* Each statement of the migration is prepared under the authorizer. */
     const char *sql = m[i].sql;
     while (rc == GV_OK && sql && *sql) {
       sqlite3_stmt *one = NULL;
       const char *tail = NULL;
+      if (*skip_blank(sql) == '\0') break;
+      if (!statement_kind_allowed(sql, 1)) {
+        rc = gv_error_set(err, GV_ESTORE, NULL, "plugin %s migration %d: not authorized", plugin, m[i].version);
+        break;
+      }
       s->authorize_plugin = plugin;
       s->authorize_ddl = 1;
       sqlite3_set_authorizer(s->db, authorize, s);
@@ -135,7 +187,8 @@ static struct {
  * equal string literals of two plugins; each keeps the statement authorized for it). */
 static sqlite3_stmt *plugin_stmt(gv_store *s, const char *plugin, const char *sql, gv_error *err) {
   for (int i = 0; i < PLUGIN_CACHE; i++)
-    if (pcache[i].store == s && pcache[i].sql == sql && strcmp(pcache[i].plugin, plugin) == 0) {
+    if (pcache[i].store == s && pcache[i].sql == sql && strcmp(pcache[i].plugin, plugin) == 0 &&
+        strcmp(sqlite3_sql(pcache[i].stmt), sql) == 0) {
       sqlite3_reset(pcache[i].stmt);
       sqlite3_clear_bindings(pcache[i].stmt);
       return pcache[i].stmt;

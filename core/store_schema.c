@@ -1,6 +1,9 @@
 /* The database schema as numbered migrations; each runs once, in order, and is recorded. */
 #include "store_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Append new migrations at the end; never edit one that has shipped. */
 static const gv_migration migrations[] = {
   {1, "initial schema",
@@ -195,4 +198,42 @@ static const gv_migration migrations[] = {
 const gv_migration *gv_store_migrations(size_t *count) {
   *count = sizeof migrations / sizeof migrations[0];
   return migrations;
+}
+
+/* The names of the core's tables and indexes, found by running the migrations once on an
+ * empty in-memory database (so the list cannot fall behind the schema). */
+static char **core_names;
+static size_t ncore_names;
+
+static void load_core_names(void) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return;
+  }
+  for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++)
+    sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master", -1, &st, NULL) == SQLITE_OK) {
+    size_t cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      if (ncore_names == cap) {
+        cap = cap ? cap * 2 : 64;
+        char **grown = realloc(core_names, cap * sizeof *grown);
+        if (grown == NULL) break;
+        core_names = grown;
+      }
+      core_names[ncore_names++] = strdup((const char *)sqlite3_column_text(st, 0));
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+int gv_store_core_name(const char *name, size_t prefix_len) {
+  if (core_names == NULL) load_core_names();
+  for (size_t i = 0; i < ncore_names; i++)
+    if (core_names[i] && (prefix_len ? strncmp(core_names[i], name, prefix_len) == 0 : strcmp(core_names[i], name) == 0))
+      return 1;
+  return 0;
 }

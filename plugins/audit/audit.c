@@ -367,12 +367,14 @@ typedef struct catch_ctx {
   gv_host *h;
   gv_error *err;
   int rc;
-  int64_t n;
+  int64_t n, first, last;
 } catch_ctx;
 
 static int catch_row(void *ud, const gv_row *r) {
   catch_ctx *c = ud;
   int64_t idx;
+  if (c->n == 0) c->first = gv_row_int(r, 0);
+  c->last = gv_row_int(r, 0);
   c->rc = append_leaf(c->h, gv_row_int(r, 0), gv_row_text(r, 1), gv_row_int(r, 2), gv_row_text(r, 3), gv_row_text(r, 4),
                       gv_row_int(r, 5), gv_row_text(r, 6), gv_row_int(r, 7), gv_row_text(r, 8), gv_row_text(r, 9),
                       gv_row_text(r, 10), (int)gv_row_int(r, 11), &idx, c->err);
@@ -384,16 +386,19 @@ static int catch_row(void *ud, const gv_row *r) {
  * older than it) join the log when it starts, in the order they were written. */
 static int catch_up(void *ud, gv_host *h, gv_error *err) {
   (void)ud;
-  catch_ctx c = {h, err, GV_OK, 0};
+  catch_ctx c = {h, err, GV_OK, 0, 0, 0};
   int rc = gv_host_sql(h,
                        "SELECT id, forum_id, item_id, kind, action, actor_id, member, at, from_state, to_state, params,"
                        " sealed FROM events WHERE id > (SELECT coalesce(max(event_id), 0) FROM audit_leaves) ORDER BY id",
                        NULL, 0, catch_row, &c, err);
   if (rc == GV_OK) rc = c.rc;
   if (rc == GV_OK && c.n > 0) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%lld earlier events added to the log", (long long)c.n);
-    gv_host_log(h, GV_LOG_INFO, "caught_up", msg);
+    /* Written while the log was off, or straight into the database: either way someone
+     * should know which. */
+    char msg[160];
+    snprintf(msg, sizeof msg, "%lld events written while the log was not running were added: ids %lld to %lld",
+             (long long)c.n, (long long)c.first, (long long)c.last);
+    gv_host_log(h, GV_LOG_WARN, "caught_up", msg);
   }
   return rc;
 }
@@ -417,10 +422,15 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   const char *key = json_string_value(json_object_get(cfg, "key_file"));
   /* A relative key_file is beside the database, so the server and commands agree on it. */
   const char *db = gv_host_db_path(h), *slash = strrchr(db, '/');
-  if (key && key[0] == '/') snprintf(a->key_path, sizeof a->key_path, "%s", key);
-  else if (key && slash) snprintf(a->key_path, sizeof a->key_path, "%.*s/%s", (int)(slash - db), db, key);
-  else if (key) snprintf(a->key_path, sizeof a->key_path, "%s", key);
-  else snprintf(a->key_path, sizeof a->key_path, "%s.audit-key", db);
+  int w;
+  if (key && key[0] == '/') w = snprintf(a->key_path, sizeof a->key_path, "%s", key);
+  else if (key && slash) w = snprintf(a->key_path, sizeof a->key_path, "%.*s/%s", (int)(slash - db), db, key);
+  else if (key) w = snprintf(a->key_path, sizeof a->key_path, "%s", key);
+  else w = snprintf(a->key_path, sizeof a->key_path, "%s.audit-key", db);
+  if (w < 0 || (size_t)w >= sizeof a->key_path) {
+    json_decref(cfg);
+    return gv_error_set(err, GV_ECONFIG, NULL, "plugins.audit: the key file's path is too long");
+  }
   json_decref(cfg);
   int rc = gv_host_migrations(h, migrations, sizeof migrations / sizeof migrations[0], err);
   if (rc == GV_OK) rc = load_key(a, h, err);
@@ -438,7 +448,8 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   memcpy(a->key_id, d, 4);
   gv_host_on_event(h, on_event);
   gv_host_on_commit(h, on_commit);
-  return gv_host_transaction(h, catch_up, a, err);
+  /* `gavel audit verify` must see events missing from the log, not add them. */
+  return gv_host_for_command(h) ? GV_OK : gv_host_transaction(h, catch_up, a, err);
 }
 
 static void shutdown_audit(void *state) {
@@ -712,10 +723,10 @@ static int export_row(void *ud, const gv_row *r) {
   char *entry = entry_of(salt, salt_len, gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
                          gv_row_text(r, 7), gv_row_int(r, 8), gv_row_text(r, 9), gv_row_int(r, 10), gv_row_text(r, 11),
                          gv_row_text(r, 12), gv_row_text(r, 13), (int)gv_row_int(r, 14));
-  size_t n;
+  size_t n = 0;
   const uint8_t *h = gv_row_blob(r, 2, &n);
-  char b64[64];
-  gv_base64_encode(h, HASH, b64);
+  char b64[64] = "";
+  if (h && n == HASH) gv_base64_encode(h, HASH, b64);
   fprintf(x->out, "{\"index\":%lld,\"leaf_hash\":\"%s\",\"entry\":%s}\n", (long long)gv_row_int(r, 0), b64,
           entry ? entry : "null");
   free(entry);

@@ -215,6 +215,16 @@ class AuditTest(GavelTest):
         con.close()
         p = run("audit", "verify", "--db", db, check=False)
         self.assertIn(f"event {eid} was removed from the record", p.stdout)
+        # An event slipped into the record behind the log's back is reported, not adopted.
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO events(id, forum_id, kind, action, at, params) VALUES (1000, 'midiocc', 'meeting',"
+                    " 'forged.decision', 1, '{}')")
+        con.commit()
+        con.close()
+        for _ in range(2):
+            p = run("audit", "verify", "--db", db, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("1 events are not in the audit log", p.stdout)
         # Rewriting the log to match is caught by the signed checkpoint.
         con = sqlite3.connect(db)
         con.execute("DELETE FROM audit_leaves WHERE event_id = ?", (eid,))
@@ -254,6 +264,9 @@ class AuditTest(GavelTest):
         with open(cfg, "w") as f:
             f.write('plugins = { audit = { colour = "red" } }\n')
         self.assertIn("plugins.audit: unknown setting 'colour'", self.serve_fails(db, "--config", cfg))
+        with open(cfg, "w") as f:
+            f.write('plugins = { audti = false }\n')
+        self.assertIn("plugins: no plugin named 'audti' (there are: audit, email)", self.serve_fails(db, "--config", cfg))
         with open(cfg, "w") as f:
             f.write('plugins = { audit = { key_file = 42 } }\n')
         self.assertIn("plugins.audit: key_file must be a file path", self.serve_fails(db, "--config", cfg))

@@ -261,6 +261,8 @@ static void test_plugin_sql_confined(void **state) {
   raw_text(db, "SELECT count(*) FROM events", ev, sizeof ev);
   assert_int_equal(n, atoi(ev));
 
+  n = 0;
+  assert_int_equal(gv_store_plugin_sql(s, "demo", "SELECT topic FROM outbox", NULL, 0, count_rows, &n, &err), GV_OK);
   /* Everything else is refused when prepared. */
   assert_true(denied(s, "SELECT password_hash FROM users"));
   assert_true(denied(s, "SELECT * FROM sessions"));
@@ -268,11 +270,44 @@ static void test_plugin_sql_confined(void **state) {
   assert_true(denied(s, "UPDATE events SET params = '{}'"));
   assert_true(denied(s, "DELETE FROM events"));
   assert_true(denied(s, "INSERT INTO outbox(topic) VALUES ('x')"));
+  assert_true(denied(s, "DELETE FROM outbox"));
+  assert_true(denied(s, "SELECT o.id FROM outbox o, positions p WHERE p.item_id = o.item_id"));
   assert_true(denied(s, "CREATE TABLE demo_new(x)")); /* tables only from migrations */
   assert_true(denied(s, "DROP TABLE demo_things"));
   assert_true(denied(s, "PRAGMA writable_schema = 1"));
   assert_true(denied(s, "ATTACH DATABASE '/tmp/x.db' AS x"));
   assert_true(denied(s, "COMMIT"));
+  /* Statements SQLite's authorizer never sees, and a second statement after the first. */
+  char copy[600];
+  snprintf(copy, sizeof copy, "VACUUM INTO '%s'", tu_path(dir, "stolen.db"));
+  assert_true(denied(s, copy));
+  assert_true(denied(s, "/* hidden */ VACUUM"));
+  assert_true(denied(s, "ANALYZE"));
+  gv_error_clear(&err);
+  assert_int_equal(gv_store_plugin_sql(s, "demo", "SELECT 1; DELETE FROM demo_things", NULL, 0, NULL, NULL, &err), GV_ESTORE);
+  assert_non_null(strstr(err.message, "exactly one statement"));
+  struct stat sb;
+  assert_int_not_equal(stat(tu_path(dir, "stolen.db"), &sb), 0);
+  /* The statement cache goes by the text, not only its address. */
+  char sql[64];
+  snprintf(sql, sizeof sql, "SELECT v FROM demo_things");
+  n = 0;
+  assert_int_equal(gv_store_plugin_sql(s, "demo", sql, NULL, 0, count_rows, &n, &err), GV_OK);
+  assert_int_equal(n, 1);
+  snprintf(sql, sizeof sql, "SELECT v FROM demo_things WHERE 0");
+  n = 0;
+  assert_int_equal(gv_store_plugin_sql(s, "demo", sql, NULL, 0, count_rows, &n, &err), GV_OK);
+  assert_int_equal(n, 0);
+  /* A plugin whose name begins a core table's name does not reach it. */
+  gv_error_clear(&err);
+  assert_int_equal(gv_store_plugin_sql(s, "workflow", "UPDATE workflow_versions SET source = 'x'", NULL, 0, NULL, NULL,
+                                       &err), GV_ESTORE);
+  assert_int_equal(gv_store_plugin_sql(s, "login", "DELETE FROM login_failures", NULL, 0, NULL, NULL, &err), GV_ESTORE);
+  assert_true(gv_store_core_name("users", 0));
+  assert_true(gv_store_core_name("timers_due", 0));
+  assert_true(gv_store_core_name("login_", 6));
+  assert_false(gv_store_core_name("demo_things", 0));
+  assert_false(gv_store_core_name("audit_", 6));
   /* Another plugin's tables are not this plugin's. */
   gv_error_clear(&err);
   assert_int_equal(gv_store_plugin_sql(s, "other", "SELECT v FROM demo_things", NULL, 0, NULL, NULL, &err), GV_ESTORE);
