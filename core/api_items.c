@@ -325,6 +325,20 @@ void h_workflows(gv_call *c) {
   json_array_foreach(list, i, w) {
     const gv_workflow *wf = gv_engine_workflow(c->srv->e, c->srv->forum->id, json_string_value(json_object_get(w, "name")));
     if (wf) json_object_set_new(w, "title", i18n_json(&wf->title));
+    /* How the caller may create an item of it (the form a page shows), or null. */
+    json_t *create = json_null();
+    if (wf && wf->create.by && gv_engine_may_act(c->srv->e, c->srv->forum, &wf->create, &c->caller, NULL)) {
+      json_t *params = json_object();
+      for (size_t k = 0; k < wf->create.nparams; k++) {
+        json_t *d = gv_param_describe(&wf->create.params[k], NULL, c->srv->forum);
+        if (wf->create.params[k].type == GV_PT_MEMBER && strcmp(c->caller.role, "delegate") == 0)
+          json_object_set_new(d, "values", json_pack("[s]", c->caller.member));
+        json_object_set_new(params, wf->create.params[k].name, d);
+      }
+      create = json_pack("{s:s, s:o, s:o}", "name", wf->create.name, "label", i18n_json(&wf->create.label), "params",
+                         params);
+    }
+    json_object_set_new(w, "create", create);
     json_object_set(w, "current_version", json_object_get(w, "version_id"));
     json_object_del(w, "path");
     char ts[GV_TIME_BUFSZ];

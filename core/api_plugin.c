@@ -53,3 +53,17 @@ void gv_request_reply(gv_request *r, int status, const char *content_type, const
 void gv_request_error(gv_request *r, int code, const char *message, const char *field) {
   api_error((gv_call *)r, code, message, field);
 }
+
+void gv_request_reply_headers(gv_request *r, int status, const char *content_type, const char *const *headers,
+                              const char *body, size_t len) {
+  gv_http_header h[9];
+  size_t n = 0;
+  h[n++] = (gv_http_header){"Content-Type", content_type};
+  for (size_t i = 0; headers && headers[i] && headers[i + 1] && n < 9; i += 2)
+    h[n++] = (gv_http_header){headers[i], headers[i + 1]};
+  api_raw((gv_call *)r, status, h, n, body, len);
+}
+
+const char *gv_request_header(const gv_request *r, const char *name) {
+  return gv_http_header_get(((const gv_call *)r)->req, name);
+}

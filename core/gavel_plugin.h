@@ -114,6 +114,12 @@ const char *gv_request_member(const gv_request *r);
 int gv_request_is_chair(const gv_request *r);
 /* Answers the request (exactly once). */
 void gv_request_reply(gv_request *r, int status, const char *content_type, const char *body, size_t len);
+/* The same, with response headers: name and value pairs, then NULL. They replace the host's
+ * defaults of the same name (such as Cache-Control: no-store). At most 8 pairs. */
+void gv_request_reply_headers(gv_request *r, int status, const char *content_type, const char *const *headers,
+                              const char *body, size_t len);
+/* A request header's value (the name in any case), or NULL. */
+const char *gv_request_header(const gv_request *r, const char *name);
 void gv_request_error(gv_request *r, int code, const char *message, const char *field);
 
 /* ---- Registration (from init) ---------------------------------------------------------- */

@@ -13,9 +13,10 @@
 
 extern const gv_plugin gv_plugin_audit;
 extern const gv_plugin gv_plugin_email;
+extern const gv_plugin gv_plugin_web;
 
 /* In this order: the audit leaf of an event is written before anything else reacts to it. */
-static const gv_plugin *const builtin[] = {&gv_plugin_audit, &gv_plugin_email};
+static const gv_plugin *const builtin[] = {&gv_plugin_audit, &gv_plugin_email, &gv_plugin_web};
 
 const gv_plugin *const *gv_plugins_builtin(size_t *n) {
   *n = sizeof builtin / sizeof builtin[0];

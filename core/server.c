@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct gv_pending {
@@ -51,12 +52,17 @@ void api_call_finish(gv_call *c, int status) {
 }
 
 void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const char *body, size_t len) {
-  gv_http_header all[12];
+  static const gv_http_header defaults[] = {
+      {"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}, {"Referrer-Policy", "no-referrer"}};
+  gv_http_header all[16];
   size_t n = 0;
-  all[n++] = (gv_http_header){"X-Content-Type-Options", "nosniff"};
-  all[n++] = (gv_http_header){"Cache-Control", "no-store"};
-  all[n++] = (gv_http_header){"Referrer-Policy", "no-referrer"};
-  for (size_t i = 0; i < nh && n < 12; i++) all[n++] = h[i];
+  /* The defaults, unless the caller gives a header of the same name. */
+  for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
+    int given = 0;
+    for (size_t i = 0; i < nh; i++) given |= strcasecmp(h[i].name, defaults[d].name) == 0;
+    if (!given) all[n++] = defaults[d];
+  }
+  for (size_t i = 0; i < nh && n < 16; i++) all[n++] = h[i];
   gv_http_respond(c->req, status, all, n, body, len);
   api_call_finish(c, status);
 }

@@ -428,6 +428,12 @@ class OpenApiLiveTest(GavelTest):
         self.call(srv, "GET", f"/v1/meetings/{meeting}/record?format=md", 200, token=obs)
         self.call(srv, "POST", "/v1/test/clock", 200, {"advance_seconds": 0}, token=sec)
 
+        # The web pages.
+        self.call(srv, "GET", "/", 200)
+        self.call(srv, "GET", f"/items/{item}", 200)
+        self.call(srv, "GET", "/assets/app.js", 200)
+        self.call(srv, "GET", "/assets/nosuch.js", 404)
+
         # The audit log: key, checkpoint, proofs.
         self.call(srv, "GET", "/v1/audit/key", 200)
         self.call(srv, "GET", "/v1/audit/checkpoint", 200, token=obs)

@@ -1,0 +1,752 @@
+// Gavel's pages: one small script over the JSON API (docs/openapi.yaml). Every text from the
+// server is set as text, never as HTML. The session is the browser's cookie; each change
+// carries the CSRF token given at sign-in.
+'use strict';
+
+const T = {
+  en: {
+    signin: 'Sign in', username: 'Username', password: 'Password', signout: 'Sign out',
+    items: 'Items', meetings: 'Meetings', profile: 'My profile', awaiting: 'Awaiting me',
+    all: 'All', new: 'New', title: 'Title', workflow: 'Procedure', state: 'State', deadline: 'Deadline',
+    deadlines: 'Deadlines', nothing: 'Nothing here yet.', by: 'by', opened: 'Opened', number: 'Number',
+    states: 'Member states', answered: 'Answered', pending: 'Not yet', position: 'Position',
+    positions: 'Positions', statement: 'Statement', hidden: 'Hidden until the consultation closes',
+    history: 'History', actions: 'What you can do', send: 'Submit', done: 'Done',
+    receipt: 'Receipt', event: 'event', audit: 'audit log entry', versions: 'Versions',
+    compare: 'Compare', version: 'version', text: 'Text', meeting: 'Meeting', agenda: 'Agenda',
+    adopt_agenda: 'Adopt the agenda', record: 'Record of decisions', place: 'Place', dates: 'Dates',
+    language: 'Language', email: 'Email', notify: 'Notifications', notify_each: 'A message each time',
+    notify_digest: 'One summary a day', notify_none: 'None', save: 'Save', saved: 'Saved.',
+    change_password: 'Change my password', current_password: 'Current password',
+    new_password: 'New password (at least 12 characters)', must_change: 'Please choose a new password before going on.',
+    your_time: 'your time', on_behalf: 'recorded by the secretariat', reservations: 'Reservations',
+    back: 'Back to the items', not_found: 'Not found.', wrong_login: 'Wrong username or password.',
+    yes: 'yes', no: 'no', one_per_line: 'one per line', in_lang: 'in', question: 'Question',
+    description: 'Description', outcome: 'Outcome', decision: 'Decision', adopted_text: 'Text',
+    open_record: 'Record', loading: 'Loading…', you: 'you', failed: 'Something went wrong.',
+    summary_counts: 'Counts', live: 'This page updates by itself.', notes: 'Comments and amendments',
+    comment: 'comment', amendment: 'amendment',
+  },
+  fr: {
+    signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
+    items: 'Dossiers', meetings: 'Réunions', profile: 'Mon profil', awaiting: 'En attente de moi',
+    all: 'Tous', new: 'Nouveau', title: 'Titre', workflow: 'Procédure', state: 'État', deadline: 'Échéance',
+    deadlines: 'Échéances', nothing: 'Rien pour le moment.', by: 'par', opened: 'Ouvert', number: 'Numéro',
+    states: 'États membres', answered: 'A répondu', pending: 'Pas encore', position: 'Position',
+    positions: 'Positions', statement: 'Déclaration', hidden: "Masquées jusqu'à la clôture de la consultation",
+    history: 'Historique', actions: 'Ce que vous pouvez faire', send: 'Envoyer', done: 'Enregistré',
+    receipt: 'Accusé de réception', event: 'événement', audit: 'entrée du journal d’audit', versions: 'Versions',
+    compare: 'Comparer', version: 'version', text: 'Texte', meeting: 'Réunion', agenda: 'Ordre du jour',
+    adopt_agenda: "Adopter l'ordre du jour", record: 'Relevé des décisions', place: 'Lieu', dates: 'Dates',
+    language: 'Langue', email: 'Courriel', notify: 'Avis', notify_each: 'Un message à chaque fois',
+    notify_digest: 'Un résumé par jour', notify_none: 'Aucun', save: 'Enregistrer', saved: 'Enregistré.',
+    change_password: 'Changer mon mot de passe', current_password: 'Mot de passe actuel',
+    new_password: 'Nouveau mot de passe (12 caractères au moins)', must_change: 'Veuillez choisir un nouveau mot de passe pour continuer.',
+    your_time: 'votre heure', on_behalf: 'enregistrée par le secrétariat', reservations: 'Réserves',
+    back: 'Retour aux dossiers', not_found: 'Introuvable.', wrong_login: "Nom d'utilisateur ou mot de passe incorrect.",
+    yes: 'oui', no: 'non', one_per_line: 'un par ligne', in_lang: 'en', question: 'Question',
+    description: 'Description', outcome: 'Issue', decision: 'Décision', adopted_text: 'Texte',
+    open_record: 'Relevé', loading: 'Chargement…', you: 'vous', failed: 'Une erreur est survenue.',
+    summary_counts: 'Décompte', live: 'Cette page se met à jour toute seule.', notes: 'Observations et amendements',
+    comment: 'observation', amendment: 'amendement',
+  },
+};
+
+// Names of the usual stances and outcomes; anything else is shown as written.
+const VALUES = {
+  support: {en: 'Support', fr: 'Soutien'},
+  support_with_reservations: {en: 'Support with reservations', fr: 'Soutien avec réserves'},
+  oppose: {en: 'Oppose', fr: 'Opposition'},
+  abstain: {en: 'Abstain', fr: 'Abstention'},
+  open: {en: 'Open', fr: 'Ouvert'},
+  hidden_until_close: {en: 'Hidden until it closes', fr: "Masqués jusqu'à la clôture"},
+  adopted_by_consensus: {en: 'Adopted by consensus', fr: 'Adoptée par consensus'},
+  adopted_with_reservations: {en: 'Adopted with reservations', fr: 'Adoptée avec réserves'},
+  not_adopted: {en: 'Not adopted', fr: 'Non adoptée'},
+  deferred: {en: 'Deferred', fr: 'Reportée'},
+  proposed: {en: 'proposed', fr: 'proposé'},
+  adopted: {en: 'taken', fr: 'retenu'},
+  deadline: {en: 'deadline', fr: 'échéance'},
+  silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
+};
+
+const S = {lang: null, me: null, forum: null, workflows: null, stream: null};
+
+// ---- Small helpers -------------------------------------------------------------------------
+
+function t(key) { return (T[S.lang] || T.en)[key] || T.en[key] || key; }
+
+// One text in the reader's language: a string, or an object with one string per language.
+function tx(v) {
+  if (v == null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object') return v[S.lang] || v.en || v.fr || Object.values(v)[0] || '';
+  return String(v);
+}
+
+function valueName(v) {
+  const known = VALUES[v];
+  return known ? known[S.lang] || known.en : String(v).replace(/_/g, ' ');
+}
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c == null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function link(href, ...children) {
+  return el('a', {href, onclick: (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+    ev.preventDefault();
+    go(href);
+  }}, ...children);
+}
+
+function memberName(code) {
+  const m = S.forum && S.forum.members.find((x) => x.code === code);
+  return m ? tx(m.name) : code;
+}
+
+// A time in the forum's zone, and in the reader's when it differs.
+function when(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const tz = S.forum ? S.forum.time_zone : 'UTC';
+  const opts = {dateStyle: 'medium', timeStyle: 'short'};
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  let s = new Intl.DateTimeFormat(S.lang, {...opts, timeZone: tz}).format(d) + ' (' + tz + ')';
+  if (here && here !== tz) s += ' · ' + new Intl.DateTimeFormat(S.lang, opts).format(d) + ' (' + t('your_time') + ')';
+  return s;
+}
+
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// ---- The API -----------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || t('failed'));
+    this.status = status;
+    this.code = e.code;
+    this.field = e.field;
+  }
+}
+
+async function api(method, path, body, extra) {
+  const headers = {Accept: 'application/json'};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['X-CSRF-Token'] = localStorage.getItem('gavel.csrf') || '';
+  Object.assign(headers, extra || {});
+  const r = await fetch(path, {method, headers, credentials: 'same-origin',
+                               body: body === undefined ? undefined : JSON.stringify(body)});
+  const type = r.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await r.json() : await r.text();
+  if (r.status === 401 && path !== '/v1/login') {
+    S.me = null;
+    // Back to the page asked for once signed in.
+    if (location.pathname !== '/login') sessionStorage.setItem('gavel.next', location.pathname + location.search);
+    go('/login', true);
+    throw new ApiError(401, data);
+  }
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+// ---- Frame: header, navigation, language --------------------------------------------------------
+
+function setLang(l) {
+  S.lang = l === 'fr' ? 'fr' : 'en';
+  document.documentElement.lang = S.lang;
+  localStorage.setItem('gavel.lang', S.lang);
+}
+
+function frame() {
+  const top = document.getElementById('top');
+  const other = S.lang === 'fr' ? 'en' : 'fr';
+  const switcher = el('button', {class: 'link', lang: other, 'aria-label': other === 'fr' ? 'Français' : 'English',
+    onclick: async () => {
+      setLang(other);
+      if (S.me) {
+        try { S.me = await api('PATCH', '/v1/me', {language: other}); } catch (e) { /* keep the page's choice */ }
+      }
+      render();
+    }}, other === 'fr' ? 'Français' : 'English');
+  const nav = S.me ? el('nav', {},
+    link('/', t('items')), link('/meetings', t('meetings')), link('/me', t('profile')),
+    el('span', {class: 'small'}, S.me.display_name + (S.me.member ? ' · ' + memberName(S.me.member) : '')),
+    el('button', {class: 'link', onclick: signOut}, t('signout')), switcher) : el('nav', {}, switcher);
+  top.replaceChildren(el('div', {class: 'bar'},
+    el('span', {class: 'forum'}, S.forum ? tx(S.forum.name) : 'Gavel'), nav));
+  document.title = S.forum ? S.forum.short_name || 'Gavel' : 'Gavel';
+}
+
+async function signOut() {
+  try { await api('POST', '/v1/logout'); } catch (e) { /* the session may be gone already */ }
+  localStorage.removeItem('gavel.csrf');
+  S.me = null;
+  go('/login');
+}
+
+function go(path, replace) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+}
+
+function main() { return document.getElementById('main'); }
+
+function show(...nodes) {
+  main().replaceChildren(...nodes.flat().filter((n) => n != null && n !== false));
+}
+
+function problem(e) {
+  return el('p', {class: 'error', role: 'alert'}, e && e.message ? e.message : t('failed'));
+}
+
+// ---- Pages ----------------------------------------------------------------------------------------------
+
+async function render() {
+  if (S.stream) { S.stream.close(); S.stream = null; }
+  const path = location.pathname;
+  if (!S.me && path !== '/login') {
+    try {
+      S.me = await api('GET', '/v1/me');
+    } catch (e) {
+      if (e.status !== 401) show(problem(e));
+      return;
+    }
+  }
+  if (S.me) {
+    if (!localStorage.getItem('gavel.lang')) setLang(S.me.language);
+    if (!S.forum) S.forum = await api('GET', '/v1/forums/' + encodeURIComponent(S.me.forum));
+  }
+  frame();
+  let m;
+  try {
+    if (path === '/login') return pageLogin();
+    if (S.me.must_change_password && path !== '/me') return go('/me', true);
+    if (path === '/') return await pageItems();
+    if ((m = path.match(/^\/items\/(\d+)$/))) return await pageItem(Number(m[1]));
+    if ((m = path.match(/^\/new\/([a-z0-9_]+)$/))) return await pageNew(m[1]);
+    if (path === '/meetings') return await pageMeetings();
+    if ((m = path.match(/^\/meetings\/(\d+)$/))) return await pageMeeting(Number(m[1]));
+    if (path === '/me') return await pageMe();
+    show(el('h1', {}, t('not_found')), link('/', t('back')));
+  } catch (e) {
+    if (e.status === 404) show(el('h1', {}, t('not_found')), link('/', t('back')));
+    else if (e.status !== 401) show(problem(e));
+  }
+}
+
+function pageLogin() {
+  const err = el('p', {class: 'error', role: 'alert'});
+  const user = el('input', {type: 'text', id: 'username', name: 'username', autocomplete: 'username', required: true});
+  const pass = el('input', {type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true});
+  const form = el('form', {class: 'card', onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const r = await api('POST', '/v1/login', {username: user.value, password: pass.value, cookie: true});
+      localStorage.setItem('gavel.csrf', r.csrf);
+      S.me = null;
+      S.forum = null;
+      localStorage.removeItem('gavel.lang');
+      const next = sessionStorage.getItem('gavel.next');
+      sessionStorage.removeItem('gavel.next');
+      go(r.must_change_password ? '/me' : next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    } catch (e) {
+      err.textContent = e.status === 401 ? t('wrong_login') : e.message;
+      button.disabled = false;
+    }
+  }},
+  el('label', {for: 'username'}, t('username')), user,
+  el('label', {for: 'password'}, t('password')), pass,
+  el('div', {}, el('button', {type: 'submit'}, t('signin'))), err);
+  show(el('h1', {}, t('signin')), form);
+  user.focus();
+}
+
+function deadlineOf(item) {
+  const d = item.deadlines || {};
+  const first = Object.values(d).sort()[0];
+  return first ? when(first) : '';
+}
+
+async function pageItems() {
+  const awaiting = new URLSearchParams(location.search).get('awaiting') === 'me';
+  const q = '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items?limit=200' + (awaiting ? '&awaiting=me' : '');
+  const [list, wfs] = await Promise.all([api('GET', q), workflows()]);
+  const creatable = wfs.filter((w) => w.create);
+  const rows = list.items.map((it) => el('tr', {},
+    el('td', {}, link('/items/' + it.id, tx(it.title)), it.number ? el('div', {class: 'small muted'}, it.number) : null),
+    el('td', {class: 'optional'}, tx((wfs.find((w) => w.name === it.workflow) || {}).title) || it.workflow),
+    el('td', {}, el('span', {class: 'badge'}, tx(it.state_label) || it.state)),
+    el('td', {class: 'small'}, deadlineOf(it))));
+  show(
+    el('h1', {}, t('items')),
+    el('p', {class: 'row'},
+      awaiting ? link('/', t('all')) : el('strong', {}, t('all')),
+      awaiting ? el('strong', {}, t('awaiting')) : link('/?awaiting=me', t('awaiting')),
+      ...creatable.map((w) => link('/new/' + w.name, '+ ' + (tx(w.title) || w.name)))),
+    rows.length ? el('table', {id: 'items'},
+      el('thead', {}, el('tr', {}, el('th', {}, t('title')), el('th', {class: 'optional'}, t('workflow')),
+        el('th', {}, t('state')), el('th', {}, t('deadline')))),
+      el('tbody', {}, rows)) : el('p', {class: 'muted'}, t('nothing')));
+}
+
+async function workflows() {
+  if (!S.workflows) S.workflows = (await api('GET', '/v1/workflows')).workflows;
+  return S.workflows;
+}
+
+// ---- Forms built from an action's parameters --------------------------------------------------------
+
+function fieldFor(name, spec, path, defaults) {
+  const id = 'f-' + path.join('-');
+  const preset = defaults && defaults[name] !== undefined ? defaults[name] : spec.default;
+  const label = tx(spec.label) || name.replace(/_/g, ' ');
+  const req = spec.required ? ' *' : '';
+  const wrap = el('div', {class: 'field', 'data-name': path.join('.')});
+  let get;
+  const langs = spec.languages || (S.forum ? S.forum.languages : ['en']);
+  switch (spec.type) {
+    case 'enum':
+    case 'member': {
+      const values = spec.values || (spec.type === 'member' ? S.forum.members.map((m) => m.code) : []);
+      const sel = el('select', {id, name: id},
+        spec.required ? null : el('option', {value: ''}, '—'),
+        values.map((v) => el('option', {value: v, selected: preset === v},
+          spec.type === 'member' ? memberName(v) : valueName(v))));
+      wrap.append(el('label', {for: id}, label + req), sel);
+      get = () => sel.value || undefined;
+      break;
+    }
+    case 'boolean': {
+      const box = el('input', {type: 'checkbox', id, name: id, checked: preset === true});
+      wrap.append(el('label', {}, box, ' ', el('span', {}, label)));
+      get = () => box.checked;
+      break;
+    }
+    case 'integer':
+    case 'item':
+    case 'meeting': {
+      const input = el('input', {type: 'number', id, name: id, min: spec.min, max: spec.max, step: 1,
+        value: typeof preset === 'number' ? preset : null});
+      wrap.append(el('label', {for: id}, label + req), input);
+      get = () => (input.value === '' ? undefined : Number(input.value));
+      break;
+    }
+    case 'time': {
+      const input = el('input', {type: 'datetime-local', id, name: id});
+      wrap.append(el('label', {for: id}, label + req + ' (' + t('your_time') + ')'), input);
+      get = () => (input.value ? new Date(input.value).toISOString() : undefined);
+      break;
+    }
+    case 'text': {
+      const boxes = langs.map((l) => {
+        const box = el('textarea', {id: id + '-' + l, name: id + '-' + l, lang: l});
+        wrap.append(el('label', {for: id + '-' + l}, label + ' (' + l.toUpperCase() + ')' + req), box);
+        return [l, box];
+      });
+      get = () => {
+        const v = {};
+        for (const [l, box] of boxes) if (box.value.trim()) v[l] = box.value;
+        return Object.keys(v).length ? v : undefined;
+      };
+      break;
+    }
+    case 'list': {
+      const of = spec.items || {type: 'string'};
+      if (of.type === 'member' || of.type === 'enum') {
+        // A set of states (or values): one box each.
+        const values = of.values || (of.type === 'member' ? S.forum.members.map((m) => m.code) : []);
+        const boxes = values.map((v) => [v, el('input', {type: 'checkbox', id: id + '-' + v, value: v})]);
+        wrap.append(el('fieldset', {}, el('legend', {}, label + req),
+          boxes.map(([v, b]) => el('label', {class: 'inline', for: b.id}, b, ' ',
+            of.type === 'member' ? memberName(v) : valueName(v), '\u2003'))));
+        get = () => {
+          const chosen = boxes.filter(([, b]) => b.checked).map(([v]) => v);
+          return chosen.length ? chosen : undefined;
+        };
+        break;
+      }
+      if (of.type === 'object') {
+        // Entries of several fields (a state and its reservation): added one by one.
+        const rows = [];
+        const holder = el('div', {class: 'entries'});
+        const add = el('button', {type: 'button', class: 'secondary', id: id + '-add', onclick: () => {
+          const n = rows.length;
+          const set = el('fieldset', {class: 'entry'});
+          const parts = Object.entries(of.fields || {}).map(([k, sp]) => {
+            const f = fieldFor(k, sp, path.concat(String(n), k));
+            set.append(f.node);
+            return [k, f];
+          });
+          rows.push(parts);
+          holder.append(set);
+        }}, '+ ' + label);
+        wrap.append(el('fieldset', {}, el('legend', {}, label + req), holder, add));
+        get = () => {
+          const out = rows.map((parts) => {
+            const v = {};
+            for (const [k, f] of parts) {
+              const x = f.get();
+              if (x !== undefined) v[k] = x;
+            }
+            return v;
+          }).filter((v) => Object.keys(v).length);
+          return out.length ? out : undefined;
+        };
+        break;
+      }
+      const box = el('textarea', {id, name: id});
+      wrap.append(el('label', {for: id}, label + req + ' (' + t('one_per_line') + ')'), box);
+      get = () => {
+        const lines = box.value.split('\n').map((x) => x.trim()).filter(Boolean);
+        if (!lines.length) return undefined;
+        return of.type === 'integer' || of.type === 'item' ? lines.map(Number) : lines;
+      };
+      break;
+    }
+    case 'object': {
+      const set = el('fieldset', {}, el('legend', {}, label + req));
+      const parts = Object.entries(spec.fields || {}).map(([k, s]) => {
+        const f = fieldFor(k, s, path.concat(k));
+        set.append(f.node);
+        return [k, f];
+      });
+      wrap.append(set);
+      get = () => {
+        const v = {};
+        for (const [k, f] of parts) {
+          const x = f.get();
+          if (x !== undefined) v[k] = x;
+        }
+        return Object.keys(v).length ? v : undefined;
+      };
+      break;
+    }
+    default: {
+      const long = !spec.max_length || spec.max_length > 200;
+      const input = long ? el('textarea', {id, name: id, maxlength: spec.max_length})
+                         : el('input', {type: 'text', id, name: id, maxlength: spec.max_length});
+      wrap.append(el('label', {for: id}, label + req), input);
+      get = () => (input.value.trim() === '' ? undefined : input.value);
+    }
+  }
+  wrap.append(el('div', {class: 'field-error', role: 'alert'}));
+  return {node: wrap, get};
+}
+
+// A form for an action (or for creating an item); send(params) does the request.
+function actionForm(name, spec, send, prefix, defaults) {
+  const fields = Object.entries(spec.params || {}).map(([k, s]) => [k, fieldFor(k, s, [prefix || name, k], defaults)]);
+  const err = el('p', {class: 'error', role: 'alert'});
+  const form = el('form', {class: 'action', 'data-action': name, onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    form.querySelectorAll('.field-error').forEach((x) => { x.textContent = ''; });
+    form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
+    const params = {};
+    for (const [k, f] of fields) {
+      const v = f.get();
+      if (v !== undefined) params[k] = v;
+    }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      await send(params);
+    } catch (e) {
+      button.disabled = false;
+      // Point at the field the server named, if it is on this form.
+      const top = (e.field || '').split('.')[0];
+      const f = form.querySelector('[data-name="' + CSS.escape((prefix || name) + '.' + top) + '"]');
+      if (f) {
+        f.querySelector('.field-error').textContent = e.message;
+        f.querySelectorAll('input, select, textarea').forEach((x) => x.classList.add('invalid'));
+      } else {
+        err.textContent = e.message;
+      }
+    }
+  }}, fields.map(([, f]) => f.node), el('button', {type: 'submit'}, tx(spec.label) || t('send')), err);
+  return form;
+}
+
+// ---- One item -------------------------------------------------------------------------------------------
+
+function dataBlock(item) {
+  const d = item.data || {};
+  const out = [];
+  for (const [key, label] of [['question', 'question'], ['description', 'description']]) {
+    if (d[key]) out.push(el('h2', {}, t(label)), el('p', {class: 'text'}, tx(d[key])));
+  }
+  if (d.text && !d.versions) out.push(el('h2', {}, t('adopted_text')), el('pre', {class: 'text'}, tx(d.text)));
+  if (d.outcome) out.push(el('h2', {}, t('outcome')), el('p', {}, valueName(d.outcome)));
+  if (Array.isArray(d.reservations) && d.reservations.length) {
+    out.push(el('h2', {}, t('reservations')), el('ul', {id: 'reservations'}, d.reservations.map((r) =>
+      el('li', {}, memberName(r.member) + ': ' + tx(r.text)))));
+  }
+  return out;
+}
+
+function positionsBlock(item, positions) {
+  const s = item.summary;
+  if (!s) return [];
+  const byMember = {};
+  for (const p of positions || []) byMember[p.member] = p;
+  const rows = s.members.map((m) => {
+    const p = byMember[m.member];
+    const stance = p ? (p.sealed ? el('span', {class: 'muted'}, '—') : valueName(p.stance)) : '';
+    return el('tr', {'data-member': m.member},
+      el('td', {}, memberName(m.member)),
+      el('td', {}, el('span', {class: 'badge ' + (m.answered ? 'yes' : 'no')}, m.answered ? t('answered') : t('pending'))),
+      el('td', {}, stance, p && p.on_behalf ? el('div', {class: 'small muted'}, t('on_behalf') + (p.reference ? ' · ' + p.reference : '')) : null),
+      el('td', {class: 'small'}, p && !p.sealed && p.statement ? p.statement : ''));
+  });
+  const out = [el('h2', {}, t('states')),
+    s.hidden ? el('p', {class: 'muted small'}, t('hidden')) : null,
+    el('table', {id: 'matrix'}, el('thead', {}, el('tr', {}, el('th', {}, t('states')), el('th', {}, t('answered')),
+      el('th', {}, t('position')), el('th', {}, t('statement')))), el('tbody', {}, rows))];
+  if (s.counts && Object.keys(s.counts).length) {
+    out.push(el('p', {class: 'small', id: 'counts'}, t('summary_counts') + ': ',
+      Object.entries(s.counts).map(([k, v]) => valueName(k) + ' ' + v).join(' · ')));
+  }
+  if (s.reservations && s.reservations.length) {
+    out.push(el('h2', {}, t('reservations')),
+      el('ul', {}, s.reservations.map((r) => el('li', {}, memberName(r.member) + (r.statement ? ': ' + r.statement : '')))));
+  }
+  return out;
+}
+
+async function versionsBlock(item) {
+  let v;
+  try { v = await api('GET', '/v1/items/' + item.id + '/versions'); } catch (e) { return []; }
+  if (!v.versions || !v.versions.length) return [];
+  const cur = v.versions[v.versions.length - 1];
+  const paras = tx(cur.text).split(/\n\s*\n/).filter((x) => x.trim());
+  const out = [el('h2', {}, t('text') + ' — ' + t('version') + ' ' + cur.version),
+    el('ol', {class: 'paras card', id: 'text'}, paras.map((x) => el('li', {}, x)))];
+  const notes = [];
+  for (const c of (item.data && item.data.comments) || []) notes.push(['comment', c]);
+  for (const a of (item.data && item.data.amendments) || []) notes.push(['amendment', a]);
+  if (notes.length) {
+    notes.sort((x, y) => (x[1].paragraph - y[1].paragraph) || String(x[1].at).localeCompare(String(y[1].at)));
+    out.push(el('h2', {}, t('notes')), el('ul', {class: 'plain', id: 'notes'}, notes.map(([kind, n]) => el('li', {},
+      el('div', {class: 'small muted'}, '§' + n.paragraph + ' · ' + t('version') + ' ' + n.version + ' · ' +
+        (n.member ? memberName(n.member) + ' · ' : '') + n.by + ' · ' + t(kind) +
+        (n.status ? ' · ' + valueName(n.status) : '')),
+      el('div', {}, n.text), n.rationale ? el('div', {class: 'small'}, n.rationale) : null))));
+  }
+  if (v.versions.length > 1) {
+    const from = el('select', {id: 'diff-from'}, v.versions.map((x) => el('option', {value: x.version,
+      selected: x.version === cur.version - 1}, t('version') + ' ' + x.version)));
+    const to = el('select', {id: 'diff-to'}, v.versions.map((x) => el('option', {value: x.version,
+      selected: x.version === cur.version}, t('version') + ' ' + x.version)));
+    const box = el('div', {class: 'diff card', id: 'diff'});
+    const show = async () => {
+      const d = await api('GET', '/v1/items/' + item.id + '/diff?from=' + from.value + '&to=' + to.value + '&lang=' + S.lang);
+      box.replaceChildren(...d.diff.map((p) => (p.op === 'add' ? el('ins', {}, p.text)
+        : p.op === 'del' ? el('del', {}, p.text) : document.createTextNode(p.text))));
+    };
+    from.addEventListener('change', show);
+    to.addEventListener('change', show);
+    out.push(el('h2', {}, t('versions')),
+      el('ul', {class: 'plain small'}, v.versions.map((x) => el('li', {}, t('version') + ' ' + x.version + ' — ' +
+        when(x.at) + ' — ' + x.by + (x.note ? ' — ' + x.note : '')))),
+      el('p', {class: 'row'}, el('label', {class: 'inline', for: 'diff-from'}, t('compare')), from, to), box);
+    show();
+  }
+  return out;
+}
+
+function eventsBlock(events) {
+  return [el('h2', {}, t('history')), el('ul', {class: 'plain small', id: 'history'}, events.map((e) =>
+    el('li', {}, when(e.at) + ' — ' + (e.actor || 'Gavel') + (e.member ? ' (' + memberName(e.member) + ')' : '') +
+      ' — ' + e.action.replace(/_/g, ' ') + (e.to_state && e.to_state !== e.from_state ? ' → ' + e.to_state : ''))))];
+}
+
+async function pageItem(id) {
+  const [item, events, pos] = await Promise.all([
+    api('GET', '/v1/items/' + id), api('GET', '/v1/items/' + id + '/events'),
+    api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []}))]);
+  const notice = el('div', {id: 'notice'});
+  const forms = item.actions.map((a) => el('details', {class: 'action', open: item.actions.length === 1},
+    el('summary', {}, tx(a.label) || a.name),
+    actionForm(a.name, a, async (params) => {
+      const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': newKey()});
+      await pageItem(id);
+      const rc = r.receipt || {};
+      document.getElementById('notice').replaceChildren(el('p', {class: 'notice', role: 'status'},
+        t('done') + ' — ' + t('receipt') + ': ' + t('event') + ' ' + rc.event_id + ', ' + when(rc.committed_at || rc.at) +
+        (rc.audit_index != null ? ', ' + t('audit') + ' ' + rc.audit_index : '')));
+    }, null, {version: item.data && item.data.version})));
+  const dl = Object.entries(item.deadlines || {});
+  show(
+    el('p', {class: 'small'}, link('/', '← ' + t('items'))),
+    el('h1', {}, tx(item.title)),
+    el('p', {class: 'row small'},
+      el('span', {}, tx(item.workflow_title)),
+      el('span', {class: 'badge', id: 'state'}, tx(item.state_label) || item.state),
+      item.number ? el('span', {}, t('number') + ' ' + item.number) : null,
+      item.meeting_id ? link('/meetings/' + item.meeting_id, t('meeting')) : null,
+      el('span', {class: 'muted'}, t('opened') + ' ' + when(item.created_at) + ' ' + t('by') + ' ' + item.created_by)),
+    dl.length ? el('p', {class: 'small', id: 'deadlines'}, t('deadlines') + ': ',
+      dl.map(([k, v]) => valueName(k) + ' ' + when(v)).join(' · ')) : null,
+    notice,
+    ...dataBlock(item),
+    ...positionsBlock(item, pos.positions),
+    ...(await versionsBlock(item)),
+    item.actions.length ? el('h2', {}, t('actions')) : null,
+    ...forms,
+    ...eventsBlock(events.events),
+    el('p', {class: 'muted small'}, t('live')));
+  live((ev) => ev.item_id === id, () => pageItem(id));
+}
+
+// Redraws the page when an event about it arrives (Server-Sent Events).
+function live(matches, redraw) {
+  if (!window.EventSource) return;
+  const s = new EventSource('/v1/stream');
+  S.stream = s;
+  let busy = false;
+  s.addEventListener('item', async (m) => {
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    if (!matches(ev) || busy || S.stream !== s) return;
+    busy = true;
+    const keep = document.getElementById('notice');
+    const note = keep ? keep.cloneNode(true) : null;
+    try {
+      // A form being filled in is not wiped away: only redraw when none has focus.
+      const active = document.activeElement;
+      if (!active || !active.closest || !active.closest('form')) {
+        s.close();
+        await redraw();
+        const n = document.getElementById('notice');
+        if (n && note) n.replaceWith(note);
+      }
+    } finally { busy = false; }
+  });
+}
+
+async function pageNew(name) {
+  const wf = (await workflows()).find((w) => w.name === name);
+  if (!wf || !wf.create) throw Object.assign(new Error(t('not_found')), {status: 404});
+  const title = {type: 'text', required: true, label: {en: 'Title', fr: 'Titre'}};
+  const spec = {label: wf.create.label, params: Object.assign({title}, wf.create.params)};
+  show(el('p', {class: 'small'}, link('/', '← ' + t('items'))),
+    el('h1', {}, t('new') + ' — ' + (tx(wf.title) || name)),
+    el('div', {class: 'card'}, actionForm('create', {label: {en: 'Create', fr: 'Créer'}, params: spec.params},
+      async (params) => {
+        const body = {workflow: name, title: params.title, params: Object.assign({}, params)};
+        delete body.params.title;
+        const r = await api('POST', '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items', body,
+          {'Idempotency-Key': newKey()});
+        go('/items/' + r.item.id);
+      })));
+}
+
+// ---- Meetings ------------------------------------------------------------------------------------------
+
+async function pageMeetings() {
+  const r = await api('GET', '/v1/meetings');
+  show(el('h1', {}, t('meetings')),
+    r.meetings.length ? el('ul', {class: 'plain'}, r.meetings.map((m) => el('li', {},
+      link('/meetings/' + m.id, tx(m.title)), el('div', {class: 'small muted'}, m.place + ' — ' + m.starts_on +
+        (m.ends_on && m.ends_on !== m.starts_on ? ' → ' + m.ends_on : ''))))) : el('p', {class: 'muted'}, t('nothing')));
+}
+
+async function pageMeeting(id) {
+  const m = await api('GET', '/v1/meetings/' + id);
+  const record = el('pre', {class: 'record', id: 'record'}, t('loading'));
+  const chair = S.me.chair_powers && !m.agenda_adopted_at && m.agenda.length;
+  show(el('p', {class: 'small'}, link('/meetings', '← ' + t('meetings'))),
+    el('h1', {}, tx(m.title)),
+    el('p', {class: 'small'}, t('place') + ': ' + m.place + ' · ' + t('dates') + ': ' + m.starts_on +
+      (m.ends_on && m.ends_on !== m.starts_on ? ' → ' + m.ends_on : '')),
+    el('h2', {}, t('agenda')),
+    m.agenda.length ? el('ol', {}, m.agenda.map((it) => el('li', {}, link('/items/' + it.id, tx(it.title)))))
+      : el('p', {class: 'muted'}, t('nothing')),
+    chair ? el('button', {onclick: async (ev) => {
+      ev.target.disabled = true;
+      try { await api('POST', '/v1/meetings/' + id + '/adopt-agenda'); await pageMeeting(id); } catch (e) {
+        ev.target.disabled = false;
+        ev.target.after(problem(e));
+      }
+    }}, t('adopt_agenda')) : null,
+    el('h2', {}, t('record')), record);
+  try {
+    record.textContent = await api('GET', '/v1/meetings/' + id + '/record?format=md&lang=' + S.lang);
+  } catch (e) {
+    record.textContent = e.message;
+  }
+}
+
+// ---- Profile ----------------------------------------------------------------------------------------------
+
+async function pageMe() {
+  S.me = await api('GET', '/v1/me');
+  const me = S.me;
+  const okMsg = el('p', {role: 'status'});
+  const lang = el('select', {id: 'lang'}, ['fr', 'en'].map((l) => el('option', {value: l, selected: me.language === l},
+    l === 'fr' ? 'Français' : 'English')));
+  const email = el('input', {type: 'email', id: 'email', value: me.email || ''});
+  const notify = el('select', {id: 'notify'}, ['each', 'digest', 'none'].map((n) => el('option', {value: n,
+    selected: me.notify === n}, t('notify_' + n))));
+  const err1 = el('p', {class: 'error', role: 'alert'});
+  const prefs = el('form', {class: 'card', id: 'prefs', onsubmit: async (ev) => {
+    ev.preventDefault();
+    err1.textContent = okMsg.textContent = '';
+    try {
+      S.me = await api('PATCH', '/v1/me', {language: lang.value, email: email.value || null, notify: notify.value});
+      setLang(S.me.language);
+      frame();
+      await pageMe();
+      document.getElementById('prefs').append(el('p', {class: 'notice', role: 'status'}, t('saved')));
+    } catch (e) { err1.textContent = e.message; }
+  }}, el('label', {for: 'lang'}, t('language')), lang, el('label', {for: 'email'}, t('email')), email,
+  el('label', {for: 'notify'}, t('notify')), notify, el('div', {}, el('button', {type: 'submit'}, t('save'))), err1, okMsg);
+  const cur = el('input', {type: 'password', id: 'current', autocomplete: 'current-password'});
+  const nw = el('input', {type: 'password', id: 'new', autocomplete: 'new-password', minlength: 12});
+  const err2 = el('p', {class: 'error', role: 'alert'});
+  const pw = el('form', {class: 'card', id: 'password-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    err2.textContent = '';
+    try {
+      await api('POST', '/v1/me/password', {current_password: cur.value, new_password: nw.value});
+      S.me = await api('GET', '/v1/me');
+      cur.value = nw.value = '';
+      pw.append(el('p', {class: 'notice', role: 'status'}, t('saved')));
+      if (location.pathname === '/me' && !S.me.must_change_password) frame();
+    } catch (e) { err2.textContent = e.message; }
+  }}, el('label', {for: 'current'}, t('current_password')), cur, el('label', {for: 'new'}, t('new_password')), nw,
+  el('div', {}, el('button', {type: 'submit'}, t('change_password'))), err2);
+  show(el('h1', {}, t('profile')),
+    me.must_change_password ? el('p', {class: 'notice'}, t('must_change')) : null,
+    el('p', {class: 'small muted'}, me.username + ' · ' + me.role + (me.member ? ' · ' + memberName(me.member) : '')),
+    me.must_change_password ? null : prefs, el('h2', {}, t('change_password')), pw);
+}
+
+// ---- Start ------------------------------------------------------------------------------------------------
+
+setLang(localStorage.getItem('gavel.lang') || (navigator.language || 'en').slice(0, 2));
+window.addEventListener('popstate', render);
+render();

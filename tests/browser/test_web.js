@@ -1,0 +1,253 @@
+// Gavel's web pages in real Chromium (Debian's), against the real server on loopback:
+// signing in, the items, a delegate's position form and what other states see of it, the
+// chair's outcome form, a draft's versions and differences, the profile and the language,
+// the meeting record, and text from users never becoming markup.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const { spawn, execFileSync } = require('node:child_process');
+const { chromium } = require('playwright-core');
+
+const BINARY = process.env.GAVEL_BINARY || path.join(__dirname, '../../build/release/gavel');
+const PASSWORD = 'demo-password-1';
+const CHROMIUM = process.env.GAVEL_CHROMIUM || '/usr/bin/chromium';
+
+let dir, server, base, browser, serverLog;
+const pageErrors = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForServer(url) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url + '/healthz');
+      if (r.ok) return;
+    } catch (e) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the server did not start:\n' + fs.readFileSync(serverLog, 'utf8'));
+}
+
+async function apiAs(username, method, p, body) {
+  const login = await fetch(base + '/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }) });
+  const { token } = await login.json();
+  const r = await fetch(base + p, { method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await r.json();
+  assert.ok(r.ok, JSON.stringify(data));
+  return data;
+}
+
+// A browser of its own (cookies, storage) for one person, in a language and a time zone.
+async function person(username, locale = 'fr-FR', timezoneId = 'Indian/Mauritius') {
+  const ctx = await browser.newContext({ locale, timezoneId, viewport: { width: 1100, height: 900 } });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(username + ': ' + e));
+  if (username) {
+    await page.goto(base + '/login');
+    await page.fill('#username', username);
+    await page.fill('#password', PASSWORD);
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('#items, h1:has-text("profil"), h1:has-text("profile")');
+  }
+  return page;
+}
+
+test.before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gavel-browser-'));
+  const db = path.join(dir, 'web.db');
+  execFileSync(BINARY, ['init', '--db', db, '--forum', 'midiocc', '--demo', '--sample', '--demo-password', PASSWORD],
+    { stdio: 'ignore' });
+  const port = await freePort();
+  base = 'http://127.0.0.1:' + port;
+  serverLog = path.join(dir, 'server.log');
+  const out = fs.openSync(serverLog, 'a');
+  server = spawn(BINARY, ['serve', '--db', db, '--listen', '127.0.0.1:' + port, '--test-clock'],
+    { stdio: ['ignore', out, out], env: { ...process.env, GAVEL_LOG_LEVEL: 'info' } });
+  await waitForServer(base);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu',
+    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+});
+
+test.after(async () => {
+  if (browser) await browser.close();
+  if (server) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+  }
+  const log = fs.readFileSync(serverLog, 'utf8');
+  for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'])
+    assert.ok(!log.includes(marker), 'sanitizer report from the server:\n' + log.slice(-4000));
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.deepStrictEqual(pageErrors, [], 'the pages threw no errors');
+});
+
+// Opens an action's form (a lone action's form is open already).
+async function openAction(page, name) {
+  await page.waitForSelector(`form[data-action="${name}"]`, { state: 'attached' });
+  await page.$eval(`form[data-action="${name}"]`, (f) => { f.closest('details').open = true; });
+}
+
+async function itemIdByTitle(page, title) {
+  const href = await page.getAttribute(`#items a:has-text("${title}")`, 'href');
+  return Number(href.split('/').pop());
+}
+
+test('signing in: a wrong password is refused, then the page asked for opens', async () => {
+  const page = await person(null);
+  await page.goto(base + '/meetings');
+  await page.waitForSelector('#username');
+  assert.strictEqual(await page.textContent('h1'), 'Se connecter');
+  await page.fill('#username', 'km.delegate');
+  await page.fill('#password', 'not-the-password');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('text=Nom d\'utilisateur ou mot de passe incorrect.');
+  await page.fill('#password', PASSWORD);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('h1:has-text("Réunions")');
+  assert.strictEqual(new URL(page.url()).pathname, '/meetings');
+  // The session cookie is not readable by scripts.
+  assert.strictEqual(await page.evaluate(() => document.cookie), '');
+  await page.context().close();
+});
+
+test('a delegate submits its position; another state sees that it answered, never what', async () => {
+  await apiAs('mg.delegate', 'PATCH', '/v1/me', { language: 'en' });
+  const km = await person('km.delegate');
+  const mg = await person('mg.delegate', 'en-GB', 'Europe/Paris');
+  const id = await itemIdByTitle(mg, 'Support for the labour mobility framework');
+  await mg.click(`#items a[href="/items/${id}"]`);
+  await km.goto(base + '/items/' + id);
+  await km.waitForSelector('#matrix');
+  await mg.waitForSelector('form[data-action="submit_position"]');
+  // Times are shown in the forum's zone and in the reader's.
+  assert.match(await mg.textContent('#deadlines'), /Indian\/Mauritius.*your time/);
+  await mg.selectOption('#f-submit_position-stance', 'oppose');
+  await mg.fill('#f-submit_position-statement', 'Madagascar cannot accept paragraph 3 as drafted.');
+  await mg.click('form[data-action="submit_position"] button[type=submit]');
+  const receipt = await mg.textContent('#notice .notice');
+  assert.match(receipt, /Done — Receipt: event \d+, .*audit log entry \d+/);
+  assert.match(await mg.textContent('#matrix tr[data-member="MG"]'), /Answered\s*Oppose/);
+  // Comoros' page follows by itself: Madagascar answered; its stance and statement stay hidden.
+  await km.waitForFunction(() => /A répondu/.test(document.querySelector('#matrix tr[data-member="MG"]').textContent));
+  const row = await km.textContent('#matrix tr[data-member="MG"]');
+  assert.ok(!/Opposition/.test(row), row);
+  assert.ok(!(await km.content()).includes('paragraph 3'), 'another state never sees the statement');
+  // Comoros still sees its own.
+  assert.match(await km.textContent('#matrix tr[data-member="KM"]'), /Soutien/);
+  await km.context().close();
+  await mg.context().close();
+});
+
+test('the chair records an outcome through its form; a delegate has no such form', async () => {
+  const sec = await person('secretariat', 'en-GB');
+  await sec.click('a[href="/new/decision"]');
+  await sec.waitForSelector('form[data-action="create"]');
+  await sec.fill('#f-create-title-en', 'Regional data sharing');
+  await sec.fill('#f-create-title-fr', 'Partage régional des données');
+  await sec.fill('#f-create-text-en', 'The states share anonymised migration data.');
+  await sec.fill('#f-create-text-fr', 'Les États partagent des données migratoires anonymisées.');
+  await sec.click('form[data-action="create"] button[type=submit]');
+  await sec.waitForSelector('#state');
+  const id = Number(new URL(sec.url()).pathname.split('/').pop());
+  assert.strictEqual(await sec.textContent('h1'), 'Regional data sharing');
+
+  const sc = await person('sc.delegate');
+  await sc.goto(base + '/items/' + id);
+  await sc.waitForSelector('#state');
+  assert.strictEqual(await sc.$('form[data-action="record_outcome"]'), null);
+
+  const chair = await person('chair');
+  await chair.goto(base + '/items/' + id);
+  const form = 'form[data-action="record_outcome"]';
+  await openAction(chair, 'record_outcome');
+  await chair.selectOption('#f-record_outcome-outcome', 'adopted_with_reservations');
+  await chair.click(form + ' button[type=submit]');
+  // The rule the workflow enforces is shown at the field it concerns.
+  await chair.waitForSelector(`${form} [data-name="record_outcome.reservations"] .field-error:has-text("needs at least one reservation")`);
+  await chair.click('#f-record_outcome-reservations-add');
+  await chair.selectOption('#f-record_outcome-reservations-0-member', 'MU');
+  await chair.fill('#f-record_outcome-reservations-0-text', 'Maurice réserve sa position sur le paragraphe 2.');
+  for (const m of ['KM', 'MG', 'MU', 'RE', 'SC']) await chair.check('#f-record_outcome-present-' + m);
+  await chair.click(form + ' button[type=submit]');
+  await chair.waitForSelector('#state:has-text("Adoptée avec réserves")');
+  assert.match(await chair.textContent('main'), /Maurice: Maurice réserve sa position/);
+  assert.match(await chair.textContent('main'), /MiDIOCC\/\d{4}\/\d+/);
+  for (const p of [sec, sc, chair]) await p.context().close();
+});
+
+test('a draft shows its versions and what changed between them', async () => {
+  const sec = await person('secretariat', 'en-GB');
+  const id = await itemIdByTitle(sec, 'Regional framework on labour mobility');
+  await sec.click(`#items a[href="/items/${id}"]`);
+  await sec.waitForSelector('#text li');
+  // The sample draft has a comment and an amendment from the states, by paragraph.
+  assert.match(await sec.textContent('#notes'), /§\d+ · version 1 · Madagascar · mg.delegate · amendment · proposed/);
+  await openAction(sec, 'revise');
+  const before = await sec.$$eval('#text li', (ps) => ps.map((p) => p.textContent).join('\n\n'));
+  await sec.fill('#f-revise-text-en', before + '\n\nReviewed biennially.');
+  await sec.fill('#f-revise-text-fr', 'Texte révisé. Revu tous les deux ans.');
+  await sec.click('form[data-action="revise"] button[type=submit]');
+  await sec.waitForSelector('#diff ins');
+  assert.match(await sec.textContent('#diff ins'), /biennially/);
+  await sec.context().close();
+});
+
+test('the profile sets the language and the address; the pages follow', async () => {
+  const mu = await person('mu.delegate');
+  await mu.click('a[href="/me"]');
+  await mu.waitForSelector('#prefs');
+  await mu.selectOption('#lang', 'en');
+  await mu.fill('#email', 'mu.office@example.org');
+  await mu.selectOption('#notify', 'digest');
+  await mu.click('#prefs button[type=submit]');
+  await mu.waitForSelector('#prefs .notice:has-text("Saved.")');
+  assert.strictEqual(await mu.textContent('h1'), 'My profile');
+  await mu.reload();
+  await mu.waitForSelector('#prefs');
+  assert.strictEqual(await mu.inputValue('#email'), 'mu.office@example.org');
+  assert.strictEqual(await mu.inputValue('#notify'), 'digest');
+  // And the language switch in the header goes back to French.
+  await mu.click('header button:has-text("Français")');
+  await mu.waitForSelector('h1:has-text("Mon profil")');
+  await mu.context().close();
+});
+
+test('the meeting page shows the agenda and the record of decisions', async () => {
+  const obs = await person('observer', 'en-GB');
+  await obs.click('a[href="/meetings"]');
+  await obs.click('main li a');
+  await obs.waitForSelector('#record');
+  await obs.waitForFunction(() => !/Loading/.test(document.querySelector('#record').textContent));
+  assert.match(await obs.textContent('#record'), /MiDIOCC/);
+  assert.ok((await obs.$$('main ol li a')).length >= 1, 'the agenda lists the scheduled item');
+  await obs.context().close();
+});
+
+test('what people write is shown as text, never run as markup', async () => {
+  const title = '<img src=x onerror="window.__pwned=1">Seasonal <b>workers</b>';
+  await apiAs('km.delegate', 'POST', '/v1/forums/midiocc/items',
+    { workflow: 'agenda_item', title, params: { description: '<script>window.__pwned=2</script>' } });
+  const sec = await person('secretariat', 'en-GB');
+  await sec.waitForSelector('#items a:has-text("Seasonal <b>workers</b>")');
+  assert.strictEqual((await sec.$$('#items img, #items b')).length, 0);
+  await sec.click('#items a:has-text("Seasonal")');
+  await sec.waitForSelector('text=<script>window.__pwned=2</script>');
+  assert.strictEqual(await sec.evaluate(() => window.__pwned), undefined);
+  await sec.context().close();
+});
