@@ -354,11 +354,13 @@ void h_me(gv_call *c) {
   api_json(c, 200, o);
 }
 
+/* A plain address, the only kind mail is sent to: ASCII, one @ with a dotted domain after it,
+ * no spaces, quotes, brackets or separators (the email plugin checks the same). */
 static int valid_email(const char *e) {
   const char *at = strchr(e, '@');
-  if (at == NULL || at == e || strchr(at + 1, '.') == NULL || strlen(e) > 254) return 0;
+  if (at == NULL || at == e || strchr(at + 1, '@') || strchr(at + 1, '.') == NULL || strlen(e) > 254) return 0;
   for (const char *p = e; *p; p++)
-    if ((unsigned char)*p <= 32 || *p == '<' || *p == '>' || *p == '"' || *p == ',' || *p == ';') return 0;
+    if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || strchr("<>()[]\\,;:\"", *p)) return 0;
   return 1;
 }
 

@@ -150,6 +150,10 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
   }
   if ((rc = duration(cfg, "first_retry", 60000, &s->first_retry_ms, err)) != GV_OK) goto out;
   if ((rc = duration(cfg, "max_retry", 3600000, &s->max_retry_ms, err)) != GV_OK) goto out;
+  if (s->max_retry_ms > 86400000 || s->first_retry_ms > s->max_retry_ms) {
+    rc = bad(err, "first_retry", "must be at most max_retry, which is at most a day");
+    goto out;
+  }
   int64_t t;
   if ((rc = duration(cfg, "timeout", 60000, &t, err)) != GV_OK) goto out;
   s->timeout_s = (long)(t / 1000 > 0 ? t / 1000 : 1);
@@ -162,7 +166,7 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
   n = json_object_get(cfg, "parallel");
   if (n) s->parallel = (int)json_integer_value(n);
   if (s->parallel < 1 || s->parallel > EMAIL_MAX_PARALLEL) {
-    rc = bad(err, "parallel", "must be between 1 and 8");
+    rc = bad(err, "parallel", "must be between 1 and 3 (transfers use the server's worker threads)");
     goto out;
   }
   const char *at = json_string_value(json_object_get(cfg, "digest_at"));
@@ -295,6 +299,13 @@ static int expand_tx(void *ud, gv_host *h, gv_error *err) {
 
 static int expand(email *em) {
   gv_error err;
+  /* Most seconds nothing is new: look without taking the write lock. */
+  int64_t seen;
+  ival top = {0, 0};
+  if (state_get(em->h, "outbox_seen", &seen, &err) != GV_OK ||
+      gv_host_sql(em->h, "SELECT coalesce(max(id), 0) FROM outbox", NULL, 0, read_ival, &top, &err) != GV_OK)
+    return -1;
+  if (seen >= 0 && top.v <= seen) return 0;
   for (int rounds = 0; rounds < 10; rounds++) {
     expand_ctx x = {em, NULL, GV_OK, 0, 0, gv_host_now(em->h), 0};
     if (gv_host_transaction(em->h, expand_tx, &x, &err) != GV_OK) {
@@ -423,6 +434,7 @@ typedef struct summary_ctx {
   char *text;
   size_t len;
   int n;
+  int failed;
   FILE *out;
 } summary_ctx;
 
@@ -430,7 +442,10 @@ static int summary_line(void *ud, const gv_row *r) {
   summary_ctx *c = ud;
   email_note note;
   gv_error err;
-  if (email_render_note(c->em->h, &c->em->s, c->p, gv_row_int(r, 0), &note, &err) != GV_OK) return 0;
+  if (email_render_note(c->em->h, &c->em->s, c->p, gv_row_int(r, 0), &note, &err) != GV_OK) {
+    c->failed = 1;
+    return 1;
+  }
   if (!note.skip) {
     /* One line per notification: its subject without the forum's tag, and its link. */
     const char *subject = note.subject;
@@ -450,15 +465,21 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
   char *body = NULL;
   *skip = 0;
   if (strcmp(d->kind, "summary") == 0) {
-    summary_ctx c = {em, p, NULL, 0, 0, NULL};
+    summary_ctx c = {em, p, NULL, 0, 0, 0, NULL};
     c.out = open_memstream(&c.text, &c.len);
     if (c.out == NULL) return NULL;
     gv_arg a[1] = {GV_INT(d->id)};
-    gv_host_sql(em->h,
-                "SELECT d.outbox_id, o.item_id FROM email_deliveries d JOIN outbox o ON o.id = d.outbox_id"
-                " WHERE d.digest_id = ?1 ORDER BY d.outbox_id",
-                a, 1, summary_line, &c, err);
+    int qrc = gv_host_sql(em->h,
+                          "SELECT d.outbox_id, o.item_id FROM email_deliveries d JOIN outbox o ON o.id = d.outbox_id"
+                          " WHERE d.digest_id = ?1 ORDER BY d.outbox_id",
+                          a, 1, summary_line, &c, err);
     fclose(c.out);
+    if (qrc != GV_OK || c.failed) {
+      /* Not a summary of nothing: the day's notifications wait for the next attempt. */
+      free(c.text);
+      if (qrc == GV_OK) gv_error_set(err, GV_ESTORE, NULL, "a notification of the summary could not be read");
+      return NULL;
+    }
     char day[32];
     gv_time_strftime(d->created_at, gv_host_forum_time_zone(em->h), "%Y-%m-%d", day, sizeof day);
     int fr = strcmp(p->language, "fr") == 0;
@@ -512,6 +533,19 @@ static int read_delivery(void *ud, const gv_row *r) {
   return 0;
 }
 
+/* Back-off: first_retry, doubling, at most max_retry. */
+static int64_t backoff(const email *em, int64_t attempts) {
+  int64_t wait = em->s.first_retry_ms;
+  for (int64_t i = 1; i < attempts && wait < em->s.max_retry_ms; i++) wait *= 2;
+  return wait > em->s.max_retry_ms ? em->s.max_retry_ms : wait;
+}
+
+/* A failure of ours (the database, memory): the delivery waits and is tried again. */
+static void retry_later(email *em, const delivery *d, const char *why) {
+  mark(em, d->id, "pending", d->attempts, gv_host_now(em->h) + backoff(em, d->attempts + 1), why);
+  gv_host_log(em->h, GV_LOG_WARN, "deferred", why);
+}
+
 static void send_due(email *em) {
   size_t room = (size_t)em->s.parallel > email_smtp_busy(em->smtp) ? (size_t)em->s.parallel - email_smtp_busy(em->smtp) : 0;
   if (room == 0) return;
@@ -531,9 +565,15 @@ static void send_due(email *em) {
   for (delivery *d = list; d->id && room > 0; d++) {
     if (email_smtp_sending(em->smtp, d->id)) continue;
     person_copy pc = {0};
-    gv_host_person(em->h, d->user_id, copy_person, &pc, &err);
-    if (!pc.found || pc.p.disabled || pc.p.email == NULL || !email_address_ok(pc.p.email)) {
-      mark(em, d->id, "skipped", d->attempts, 0, "the account is disabled or has no valid address");
+    gv_error_clear(&err);
+    int prc = gv_host_person(em->h, d->user_id, copy_person, &pc, &err);
+    if (prc != GV_OK && prc != GV_ENOTFOUND) {
+      retry_later(em, d, err.message); /* the database, not the person: try again */
+      continue;
+    }
+    if (!pc.found || pc.p.disabled || pc.p.email == NULL || !email_address_ok(pc.p.email) ||
+        strcmp(pc.p.notify, "none") == 0) {
+      mark(em, d->id, "skipped", d->attempts, 0, "the account is disabled, has no valid address or wants no mail");
       continue;
     }
     int skip = 0;
@@ -545,7 +585,7 @@ static void send_due(email *em) {
       continue;
     }
     if (msg == NULL) {
-      mark(em, d->id, "failed", d->attempts, 0, err.message[0] ? err.message : "cannot compose the message");
+      retry_later(em, d, err.message[0] ? err.message : "cannot compose the message");
       continue;
     }
     if (email_smtp_send(em->smtp, d->id, pc.p.email, msg, len) == GV_OK) room--;
@@ -570,10 +610,7 @@ static void on_sent(void *ud, int64_t id, int ok, int permanent, const char *err
              (long long)attempts, error);
     gv_host_log(em->h, GV_LOG_ERROR, "failed", line);
   } else {
-    /* Back-off: first_retry, doubling, at most max_retry. */
-    int64_t wait = em->s.first_retry_ms;
-    for (int64_t i = 1; i < attempts && wait < em->s.max_retry_ms; i++) wait *= 2;
-    if (wait > em->s.max_retry_ms) wait = em->s.max_retry_ms;
+    int64_t wait = backoff(em, attempts);
     mark(em, id, "pending", attempts, now + wait, error);
     snprintf(line, sizeof line, "delivery %lld attempt %lld failed, retrying in %llds: %s", (long long)id,
              (long long)attempts, (long long)(wait / 1000), error);
@@ -600,10 +637,13 @@ static void on_commit(void *state, gv_host *h, int64_t first, int64_t last) {
 
 static void on_serve(void *state, gv_host *h, void *loop) {
   email *em = state;
-  (void)h;
   if (!em->s.configured) return;
   em->loop = loop;
   em->smtp = email_smtp_new(loop, &em->s, on_sent, em);
+  if (em->smtp == NULL) {
+    gv_host_log(h, GV_LOG_ERROR, "off", "out of memory: notifications are not mailed");
+    return;
+  }
   uv_timer_init(em->loop, &em->tick);
   em->tick.data = em;
   em->tick_open = 1;

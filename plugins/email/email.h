@@ -7,7 +7,7 @@
 
 #include "gavel_plugin.h"
 
-#define EMAIL_MAX_PARALLEL 8
+#define EMAIL_MAX_PARALLEL 3
 
 typedef enum { SEC_STARTTLS, SEC_TLS, SEC_NONE } email_security;
 

@@ -27,6 +27,7 @@ typedef struct outbox_row {
   int64_t event_id, item_id, created_at;
   char topic[128];
   char *payload;
+  char *audience;
 } outbox_row;
 
 static int read_outbox(void *ud, const gv_row *r) {
@@ -37,6 +38,7 @@ static int read_outbox(void *ud, const gv_row *r) {
   snprintf(o->topic, sizeof o->topic, "%s", gv_row_text(r, 2) ? gv_row_text(r, 2) : "");
   o->payload = strdup(gv_row_text(r, 3) ? gv_row_text(r, 3) : "{}");
   o->created_at = gv_row_int(r, 4);
+  o->audience = strdup(gv_row_text(r, 5) ? gv_row_text(r, 5) : "null");
   return 1;
 }
 
@@ -93,11 +95,11 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
   memset(out, 0, sizeof *out);
   outbox_row o = {0};
   gv_arg arg[1] = {GV_INT(outbox_id)};
-  int rc = gv_host_sql(h, "SELECT event_id, item_id, topic, payload, created_at FROM outbox WHERE id = ?1", arg, 1,
-                       read_outbox, &o, err);
+  int rc = gv_host_sql(h, "SELECT event_id, item_id, topic, payload, created_at, audience FROM outbox WHERE id = ?1",
+                       arg, 1, read_outbox, &o, err);
   if (rc != GV_OK) return rc;
   if (!o.found) return gv_error_set(err, GV_ENOTFOUND, NULL, "outbox row %lld is gone", (long long)outbox_id);
-  json_t *pl = json_loads(o.payload, 0, NULL);
+  json_t *pl = json_loads(o.payload, 0, NULL), *aud = json_loads(o.audience, JSON_DECODE_ANY, NULL);
   const char *forum = gv_host_forum_name(h);
   const char *action = json_string_value(json_object_get(pl, "action"));
   gv_item_info item;
@@ -119,16 +121,22 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
     else
       gv_buf_printf(&b, "%s%s %s.\n", what, fr(p) ? " :" : ":", who);
     gv_buf_printf(&b, fr(p) ? "État : %s.\n" : "State: %s.\n", item.state_label);
+    /* A workflow's own words travel only once the item hides nothing. */
     const char *message = json_string_value(json_object_get(json_object_get(pl, "data"), "message"));
-    if (message) gv_buf_printf(&b, "\n%s\n", message);
+    if (message && !item.sealed) gv_buf_printf(&b, "\n%s\n", message);
     link_line(&b, s, o.item_id);
   } else if (reminder && have_item) {
-    /* A reminder goes only to states that have still not answered. */
-    if (p->member && gv_host_member_answered(h, o.item_id, p->member)) out->skip = 1;
+    /* A reminder goes only to states that have still not answered, before the deadline,
+     * and only to people who still act for a state it was about. */
     int64_t deadline = 0;
-    gv_time_parse(json_string_value(json_object_get(pl, "deadline")) ? json_string_value(json_object_get(pl, "deadline"))
-                                                                       : "",
-                  &deadline);
+    const char *dl = json_string_value(json_object_get(pl, "deadline"));
+    if (dl == NULL || gv_time_parse(dl, &deadline) != GV_OK || deadline <= gv_host_now(h)) out->skip = 1;
+    int concerned = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(aud, "members"), i, m) concerned |= p->member && json_is_string(m) &&
+                                                                      strcmp(json_string_value(m), p->member) == 0;
+    if (!concerned || gv_host_member_answered(h, o.item_id, p->member)) out->skip = 1;
     char when[128];
     local_time(h, deadline, when, sizeof when);
     snprintf(out->subject, sizeof out->subject, fr(p) ? "[%s] Rappel : %s" : "[%s] Reminder: %s", forum, item.title);
@@ -164,7 +172,9 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
   footer(&b, h, s, p);
   out->body = gv_buf_steal(&b);
   json_decref(pl);
+  json_decref(aud);
   free(o.payload);
+  free(o.audience);
   return GV_OK;
 }
 
@@ -178,8 +188,8 @@ void email_note_clear(email_note *n) {
 int email_address_ok(const char *a) {
   size_t n = a ? strlen(a) : 0;
   if (n < 3 || n > 254) return 0;
-  const char *at = strrchr(a, '@');
-  if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '.') == NULL) return 0;
+  const char *at = strchr(a, '@');
+  if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@') || strchr(at + 1, '.') == NULL) return 0;
   for (const char *c = a; *c; c++)
     if (*c <= ' ' || *c >= 127 || strchr("<>()[]\\,;:\"", *c)) return 0;
   return 1;
@@ -193,22 +203,18 @@ static int ascii_plain(const char *s) {
 
 /* A header value: kept as it is if plain ASCII (and no encoded-word look-alike), else RFC 2047
  * encoded words of whole UTF-8 characters, folded. Control characters never pass. */
-static void header_text(gv_buf *b, const char *v) {
-  if (ascii_plain(v) && strstr(v, "=?") == NULL) {
-    gv_buf_append(b, v, strlen(v));
-    return;
-  }
+static void header_text_encoded(gv_buf *b, const char *v) {
   size_t n = strlen(v), i = 0;
   int first = 1;
   while (i < n) {
     size_t j = i, take = 0;
-    while (j < n && take < 45) {
+    while (j < n && take < 36) {
       size_t len = 1;
       unsigned char c = (unsigned char)v[j];
       if (c >= 0xF0) len = 4;
       else if (c >= 0xE0) len = 3;
       else if (c >= 0xC0) len = 2;
-      if (take + len > 45 || j + len > n) break;
+      if (take + len > 36 || j + len > n) break;
       take += len;
       j += len;
     }
@@ -221,6 +227,34 @@ static void header_text(gv_buf *b, const char *v) {
     gv_buf_printf(b, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", enc);
     first = 0;
     i = j;
+  }
+}
+
+static void header_text(gv_buf *b, const char *v) {
+  if (ascii_plain(v) && strstr(v, "=?") == NULL) gv_buf_append(b, v, strlen(v));
+  else header_text_encoded(b, v);
+}
+
+/* A display name before an address: as it is when plain words, quoted when it holds
+ * punctuation ("Doe, John"), encoded when it is not ASCII. */
+static void header_phrase(gv_buf *b, const char *v) {
+  int plain = 1;
+  for (const char *c = v; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == ' ' ||
+          strchr("!#$%&'*+-/=?^_`{|}~", *c)))
+      plain = 0;
+  if (plain && *v) {
+    gv_buf_puts(b, v);
+  } else if (ascii_plain(v) && strstr(v, "=?") == NULL) {
+    gv_buf_putc(b, '"');
+    for (const char *c = v; *c; c++) {
+      if (*c == '"' || *c == '\\') gv_buf_putc(b, '\\');
+      gv_buf_putc(b, *c);
+    }
+    gv_buf_putc(b, '"');
+  } else {
+    /* Encoded words are never punctuation to a parser, whatever they contain. */
+    header_text_encoded(b, v);
   }
 }
 
@@ -239,9 +273,9 @@ char *email_message(const email_settings *s, const gv_person *to, const char *me
   gv_buf b = GV_BUF_INIT;
   date_header(&b, date_ms);
   gv_buf_puts(&b, "From: ");
-  header_text(&b, s->from_name);
+  header_phrase(&b, s->from_name);
   gv_buf_printf(&b, " <%s>\r\nTo: ", s->from);
-  header_text(&b, to->display_name);
+  header_phrase(&b, to->display_name);
   gv_buf_printf(&b, " <%s>\r\nSubject: ", to->email);
   header_text(&b, subject);
   gv_buf_printf(&b, "\r\nMessage-ID: %s\r\n", message_id);

@@ -3,6 +3,7 @@ notifications reach the people an action concerns, once, in their language, with
 Message-ID; reminders skip states that answered; failed sends are retried with back-off and
 survive a killed server; STARTTLS is required and the certificate verified; 5xx answers are
 final; digests gather a day's notifications; mistakes in the settings stop the start."""
+import asyncio
 import datetime
 import email
 import email.policy
@@ -26,10 +27,14 @@ from harness import BINARY, GavelTest, free_port, main, make_demo_db, run
 class Sink:
     """A real SMTP server on loopback keeping every message it accepts."""
 
-    def __init__(self, port=None, tls=None, reject=()):
+    def __init__(self, port=None, tls=None, reject=(), reject_sender=False):
         self.port = port or free_port()
         self.tls = tls
         self.reject = set(reject)
+        self.reject_sender = reject_sender
+        self.hold = threading.Event()
+        self.hold.set()
+        self.holding = threading.Event()
         self.messages = []
         self.lock = threading.Lock()
         self.controller = None
@@ -40,7 +45,17 @@ class Sink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.reject_sender:
+            return "550 5.7.1 sender not allowed"
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if not self.hold.is_set():
+            # The server takes its time over the message (a slow relay or a content scan).
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
         msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self.lock:
             self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from, "msg": msg,
@@ -301,6 +316,55 @@ class EmailTest(GavelTest):
         self.advance(srv, tok, 3600)
         time.sleep(1.5)
         self.assertEqual(len(smtp.to("re@example.org")), 1)
+
+    def test_a_slow_mail_server_never_holds_up_the_web(self):
+        smtp = self.sink()
+        smtp.hold.clear()
+        db = make_demo_db(self.tmp)
+        srv = self.server(db, "--config", self.config(smtp.port, parallel=2, timeout="5m"))
+        tok = self.people(srv)
+        self.consultation(srv, tok, "While the relay thinks")
+        self.assertTrue(smtp.holding.wait(20), "a message reached the relay")
+        # The relay sits on the message: everyone else is still served.
+        for _ in range(5):
+            st, _, body = srv.request("GET", "/v1/forums/midiocc/items", token=tok["km.delegate"], timeout=10)
+            self.assertEqual(st, 200)
+        self.assertEqual(srv.request("POST", "/v1/test/clock", {"advance_seconds": 0}, tok["secretariat"], timeout=10)[0], 200)
+        smtp.hold.set()
+        smtp.wait_for("km@example.org")
+        smtp.wait_for("mg@example.org")
+        # A stop while a message is in the relay's hands ends promptly, and the delivery is
+        # kept for the next start rather than half-sent.
+        smtp.hold.clear()
+        smtp.holding.clear()
+        self.consultation(srv, tok, "Interrupted")
+        self.assertTrue(smtp.holding.wait(20))
+        t0 = time.time()
+        self.assertEqual(srv.stop(), 0)
+        self.assertLess(time.time() - t0, 25, "the stop waited for the relay")
+        smtp.hold.set()
+        pending = [r for r in self.deliveries(db) if r[0] != "sent" and r[2] in ("km.delegate", "mg.delegate")]
+        self.assertTrue(pending, "the interrupted deliveries are still to be sent")
+
+    def test_a_refused_sender_is_retried_not_dropped(self):
+        smtp = self.sink(reject_sender=True)
+        db = make_demo_db(self.tmp)
+        srv = self.server(db, "--config", self.config(smtp.port))
+        tok = self.people(srv)
+        # A display name with punctuation stays one name in the To header.
+        self.assertEqual(srv.request("PATCH", "/v1/me", {"display_name": "Rakoto, Hery (MG)"}, tok["mg.delegate"])[0], 200)
+        self.consultation(srv, tok, "Relay misconfigured")
+        deadline = time.time() + 20
+        while time.time() < deadline and sum(r[0] == "pending" and r[1] >= 1 for r in self.deliveries(db)) < 2:
+            time.sleep(0.1)
+        rows = [r for r in self.deliveries(db) if r[2] in ("km.delegate", "mg.delegate")]
+        self.assertEqual([r[0] for r in rows], ["pending", "pending"], rows)
+        self.assertIn("550", rows[0][5])
+        smtp.reject_sender = False  # the relay is set right
+        self.advance(srv, tok, 120)
+        mg = smtp.wait_for("mg@example.org")[0]["msg"]
+        self.assertEqual(len(mg["To"].addresses), 1)
+        self.assertEqual(mg["To"].addresses[0].display_name, "Rakoto, Hery (MG)")
 
     def serve_fails(self, db, cfg):
         p = subprocess.run([BINARY, "serve", "--db", db, "--listen", "127.0.0.1:0", "--config", cfg],
