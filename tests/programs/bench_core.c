@@ -1,5 +1,6 @@
 /* The in-process benchmark: position submissions through the engine versus the same writes as plain prepared statements. */
 #include <sqlite3.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,9 +205,10 @@ int main(int argc, char **argv) {
   gv_log_set_level(GV_LOG_ERROR);
   char dir[] = "/tmp/gavel-bench-XXXXXX";
   if (mkdtemp(dir) == NULL) return 1;
-  char db[300], rawdb[300], cmd[700];
+  char db[300], rawdb[300], auditdb[300], cmd[700];
   snprintf(db, sizeof db, "%s/engine.db", dir);
   snprintf(rawdb, sizeof rawdb, "%s/raw.db", dir);
+  snprintf(auditdb, sizeof auditdb, "%s/audit.db", dir);
   printf("setting up %d open consultations...\n", items);
   gv_engine *e;
   gv_caller callers[5];
@@ -215,26 +217,44 @@ int main(int argc, char **argv) {
   /* The raw run writes to an identical copy, so both start from the same state. */
   gv_error err;
   if (gv_store_backup(db, rawdb, &err) != GV_OK) die("copy", &err);
+  if (gv_store_backup(db, auditdb, &err) != GV_OK) die("copy", &err);
+  snprintf(cmd, sizeof cmd, "cp -p '%s.audit-key' '%s.audit-key'", db, auditdb); /* the log's signing key */
+  if (system(cmd) != 0) die("copy the audit key", NULL);
+  /* The engine alone (what the plain statements compare with), and the engine as shipped:
+   * with the audit plugin writing a Merkle leaf for every action. */
   gv_engine_options eo = {0};
   eo.db_path = db;
+  eo.no_plugins = 1;
   if (gv_engine_open(&eo, &e, &err) != GV_OK) die("engine", &err);
-  /* Interleave the two, so machine noise hits both alike. */
+  gv_engine *ea;
+  gv_engine_options ao = {0};
+  ao.db_path = auditdb;
+  json_t *only_audit = json_pack("{s:b, s:b}", "email", 0, "web", 0);
+  ao.plugins = only_audit;
+  if (gv_engine_open(&ao, &ea, &err) != GV_OK) die("engine with audit", &err);
+  /* Interleave them, so machine noise hits all alike. */
   long growth = 0, g;
-  double eng = 0, raw = 0;
+  double eng = 0, raw = 0, aud = 0;
   int rounds = 3;
   for (int r = 0; r < rounds; r++) {
     raw += run_raw(rawdb, items, actions / rounds, batch);
     eng += run_engine(e, callers, items, actions / rounds, batch, &g);
     growth += g;
+    aud += run_engine(ea, callers, items, actions / rounds, batch, &g);
   }
   eng /= rounds;
   raw /= rounds;
+  aud /= rounds;
   printf("batch size            %d actions per commit\n", batch);
   printf("engine                %.0f actions/s (submit_position: checks, validation, Lua effect, event, position)\n", eng);
   printf("plain statements      %.0f actions/s (the same writes, prepared, no Lua, no JSON)\n", raw);
   printf("ratio engine/plain    %.2f\n", eng / raw);
+  printf("engine + audit log    %.0f actions/s (as shipped: a salted Merkle leaf per action)\n", aud);
+  printf("ratio audited/plain   %.2f\n", aud / raw);
   printf("resident memory       %+ld KiB over %ld engine actions\n", growth, actions);
   gv_engine_close(e);
+  gv_engine_close(ea);
+  json_decref(only_audit);
   /* Top the database up to a million stored positions and a hundred thousand pending
    * timers (plain inserts: fast), then time opening the engine on it. */
   {
