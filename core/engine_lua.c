@@ -1,5 +1,6 @@
 /* The Lua side of running an action: the item object, the caller, and the runtime globals workflows call. */
 #include "engine_internal.h"
+#include "plugins.h"
 #include "gvtime.h"
 #include "lhost.h"
 #include "sandbox.h"
@@ -160,6 +161,37 @@ static int l_item(lua_State *L) {
   return 1;
 }
 
+/* gavel.call("plugin.function", ...): a function a plugin offers workflows (see
+ * core/gavel_plugin.h), with JSON-like arguments and result. */
+static int l_call(lua_State *L) {
+  gv_actx *c = need(L);
+  const char *name = luaL_checkstring(L, 1);
+  int top = lua_gettop(L);
+  json_t *args = json_array();
+  gv_error err;
+  gv_error_clear(&err);
+  for (int i = 2; i <= top; i++) {
+    json_t *v = lua_isnil(L, i) ? json_null() : gv_lhost_to_json(L, i, &err);
+    if (v == NULL) {
+      json_decref(args);
+      return luaL_error(L, "gavel.call(\"%s\"): argument %d: %s", name, i - 1, err.message);
+    }
+    json_array_append_new(args, v);
+  }
+  char *aj = json_dumps(args, JSON_COMPACT), *out = NULL;
+  json_decref(args);
+  int rc = c->e->plugins ? gv_plugins_call(c->e->plugins, name, aj, &out, &err)
+                         : gv_error_set(&err, GV_ENOTFOUND, NULL, "no plugins run here, so nothing offers %s", name);
+  free(aj);
+  json_t *res = rc == GV_OK ? json_loads(out ? out : "null", JSON_DECODE_ANY, NULL) : NULL;
+  free(out);
+  /* luaL_error copies the message before it unwinds: err may live on this stack. */
+  if (rc != GV_OK) return luaL_error(L, "gavel.call(\"%s\"): %s", name, err.message);
+  gv_lhost_push_json(L, res);
+  json_decref(res);
+  return 1;
+}
+
 void gv_wfrt_install(lua_State *L, int env) {
   env = lua_absindex(L, env);
   lua_pushcfunction(L, l_now);
@@ -170,7 +202,7 @@ void gv_wfrt_install(lua_State *L, int env) {
                                    {"day", l_dates_day}, {NULL, NULL}};
   luaL_newlib(L, dates);
   lua_setfield(L, env, "dates");
-  static const luaL_Reg gavel[] = {{"meeting", l_meeting}, {"item", l_item}, {NULL, NULL}};
+  static const luaL_Reg gavel[] = {{"meeting", l_meeting}, {"item", l_item}, {"call", l_call}, {NULL, NULL}};
   luaL_newlib(L, gavel);
   lua_setfield(L, env, "gavel");
 }

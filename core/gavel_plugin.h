@@ -185,6 +185,15 @@ typedef void (*gv_serve_fn)(void *state, gv_host *h, void *loop);
 typedef void (*gv_stop_fn)(void *state, gv_host *h);
 int gv_host_on_serve(gv_host *h, gv_serve_fn serve, gv_stop_fn stop);
 
+/* ---- Functions for workflows ------------------------------------------------------------- */
+
+/* A function workflows call as gavel.call("<plugin>.<name>", ...): args_json is a JSON array
+ * of the Lua arguments; *result_json (malloc'd; the host frees it) is the JSON value
+ * returned to Lua. It runs inside the action's transaction: read and write the plugin's
+ * tables, no I/O, no waiting. An error fails the action with the plugin's message. */
+typedef int (*gv_workflow_fn)(void *state, gv_host *h, const char *args_json, char **result_json, gv_error *err);
+int gv_host_workflow_function(gv_host *h, const char *name, gv_workflow_fn fn);
+
 /* ---- People and items (for notifications) ------------------------------------------------ */
 
 /* An account, as a notification needs it. Strings live until the callback returns. */

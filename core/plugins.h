@@ -33,6 +33,10 @@ void gv_plugins_loop_start(gv_plugins *p, void *loop);
 /* The server begins to stop: plugins close their handles (the loop then runs them out). */
 void gv_plugins_loop_stop(gv_plugins *p);
 
+/* Calls the workflow function "plugin.name" with args_json (a JSON array); *out is JSON,
+ * malloc'd. GV_ENOTFOUND when no running plugin offers it. */
+int gv_plugins_call(gv_plugins *p, const char *name, const char *args_json, char **out, gv_error *err);
+
 /* Connects the plugins to an engine: commit hooks, and receipt fields for its actions. */
 void gv_plugins_attach(gv_plugins *p, gv_engine *e);
 

@@ -17,6 +17,11 @@ struct gv_host {
   gv_stop_fn on_stop;
   int started;
   int for_command;
+  struct {
+    char name[48];
+    gv_workflow_fn fn;
+  } functions[16];
+  int nfunctions;
 };
 
 struct gv_plugins {

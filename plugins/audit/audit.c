@@ -403,6 +403,26 @@ static int catch_up(void *ud, gv_host *h, gv_error *err) {
   return rc;
 }
 
+/* gavel.call("audit.head") in a workflow: the log's size and root hash so far, inside the
+ * action's transaction (e.g. to cite in a decision the log it was taken against). */
+static int wf_head(void *state, gv_host *h, const char *args_json, char **result_json, gv_error *err) {
+  (void)state;
+  (void)args_json;
+  int64_t size = log_size(h, err);
+  if (size < 0) return GV_ESTORE;
+  char b64[64] = "";
+  if (size > 0) {
+    uint8_t root[HASH];
+    int rc = root_at(h, size, root, err);
+    if (rc != GV_OK) return rc;
+    gv_base64_encode(root, HASH, b64);
+  }
+  json_t *o = json_pack("{s:I, s:s}", "size", (json_int_t)size, "root", b64);
+  *result_json = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return *result_json ? GV_OK : gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+}
+
 static int init(gv_host *h, const char *config_json, void **state, gv_error *err) {
   audit *a = calloc(1, sizeof *a);
   *state = a;
@@ -448,6 +468,7 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   memcpy(a->key_id, d, 4);
   gv_host_on_event(h, on_event);
   gv_host_on_commit(h, on_commit);
+  gv_host_workflow_function(h, "head", wf_head);
   /* `gavel audit verify` must see events missing from the log, not add them. */
   return gv_host_for_command(h) ? GV_OK : gv_host_transaction(h, catch_up, a, err);
 }

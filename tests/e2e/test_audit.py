@@ -6,10 +6,11 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 
-from harness import GavelTest, main, make_demo_db, run
+from harness import SOURCE, GavelTest, main, make_demo_db, run
 
 
 def h(*parts):
@@ -233,6 +234,42 @@ class AuditTest(GavelTest):
         p = run("audit", "verify", "--db", db, check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("FAILED", p.stdout)
+
+    def test_workflows_call_the_log(self):
+        # A workflow cites the log it was decided against: gavel.call("audit.head").
+        wf = self.tmp("workflows")
+        shutil.copytree(os.path.join(SOURCE, "workflows"), wf)
+        with open(os.path.join(wf, "anchored.lua"), "w") as f:
+            f.write('''workflow "anchored" {
+  title = { en = "Anchored note", fr = "Note ancrée" },
+  states = { "noted" },
+  create {
+    by = "secretariat",
+    params = { bad = boolean { default = false } },
+    to = "noted",
+    run = function(item, p)
+      item.data.log = gavel.call("audit.head")
+      if p.bad then gavel.call("audit.nosuch", 1, { x = 2 }) end
+    end,
+  },
+}
+''')
+        db = make_demo_db(self.tmp)
+        srv = self.server(db, "--workflows", wf)
+        sec = srv.login("secretariat")
+        st, _, b = srv.request("POST", "/v1/forums/midiocc/items", {"workflow": "anchored", "title": "A", "params": {}}, sec)
+        self.assertEqual(st, 201, b)
+        head = b["item"]["data"]["log"]
+        self.assertGreater(head["size"], 0)
+        self.assertEqual(len(base64.b64decode(head["root"])), 32)
+        # The head matches the log: a consistency proof from that size to the current one verifies.
+        st, _, cons = srv.request("GET", f"/v1/audit/proof/consistency?from={head['size']}&to={head['size']}", token=sec)
+        self.assertEqual(base64.b64decode(cons["old_root"]), base64.b64decode(head["root"]))
+        st, _, b = srv.request("POST", "/v1/forums/midiocc/items", {"workflow": "anchored", "title": "B",
+                                                                      "params": {"bad": True}}, sec)
+        self.assertEqual(st, 500)
+        self.assertEqual(b["error"]["code"], "workflow_error")
+        self.assertIn('gavel.call("audit.nosuch"): no plugin offers audit.nosuch', b["error"]["message"])
 
     def serve_fails(self, db, *extra):
         p = subprocess.run([os.environ.get("GAVEL_BINARY", "build/release/gavel"), "serve", "--db", db,
