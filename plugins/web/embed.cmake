@@ -1,11 +1,18 @@
 # Turns the files of the web plugin's static/ folder into C arrays (run with cmake -P):
 #   cmake -DDIR=plugins/web/static -DOUT=web_assets.c -P plugins/web/embed.cmake
-file(GLOB files RELATIVE ${DIR} ${DIR}/*)
+# Only plain files with plain names are served: anything else stops the build.
+file(GLOB files LIST_DIRECTORIES false RELATIVE ${DIR} ${DIR}/*)
 list(SORT files)
 set(body "/* Generated from plugins/web/static by plugins/web/embed.cmake: do not edit. */\n#include <stddef.h>\n\n")
 set(table "")
 set(i 0)
 foreach(name ${files})
+  if(name MATCHES "^\\.")
+    continue()  # editors' files (.app.js.swp) are never served
+  endif()
+  if(NOT name MATCHES "^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+    message(FATAL_ERROR "plugins/web/static/${name}: use letters, digits, '.', '_' and '-' in file names")
+  endif()
   file(READ ${DIR}/${name} hex HEX)
   file(SHA256 ${DIR}/${name} sum)
   string(LENGTH "${hex}" hexlen)
@@ -20,3 +27,5 @@ string(APPEND body "\nstruct gv_web_asset { const char *name; const unsigned cha
 string(APPEND body "const struct gv_web_asset gv_web_assets[] = {\n${table}  {NULL, NULL, 0, NULL}};\n")
 file(WRITE ${OUT}.tmp "${body}")
 execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
+# The output is newer than its inputs even when unchanged, so the step does not run again.
+file(TOUCH_NOCREATE ${OUT})

@@ -251,3 +251,74 @@ test('what people write is shown as text, never run as markup', async () => {
   assert.strictEqual(await sec.evaluate(() => window.__pwned), undefined);
   await sec.context().close();
 });
+
+async function streams() {
+  const r = await fetch(base + '/metrics');
+  const m = (await r.text()).match(/^gavel_stream_clients (\d+)/m);
+  return Number(m[1]);
+}
+
+test('a new account changes its password first, then reaches the pages', async () => {
+  const made = await apiAs('secretariat', 'POST', '/v1/users',
+    { username: 'km.second', role: 'delegate', member: 'KM', display_name: 'Second delegate of Comoros' });
+  const page = await person(null);
+  await page.goto(base + '/');
+  await page.fill('#username', 'km.second');
+  await page.fill('#password', made.password);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('text=Veuillez choisir un nouveau mot de passe pour continuer.');
+  await page.goto(base + '/items/1');
+  await page.waitForSelector('#password-form');
+  assert.strictEqual(new URL(page.url()).pathname, '/me', 'nothing else until the password is changed');
+  await page.fill('#current', made.password);
+  await page.fill('#new', 'a-new-password-for-km');
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('#password-form .notice');
+  await page.click('a[href="/"]');
+  await page.waitForSelector('#items');
+  await page.context().close();
+});
+
+test('live updates: one stream per page, and what is being typed is kept', async () => {
+  const before = await streams();
+  const km = await person('km.delegate');
+  const id = await apiAs('secretariat', 'POST', '/v1/forums/midiocc/items', { workflow: 'consultation', title: 'Live',
+    params: { question: 'Live?', deadline: new Date(Date.now() + 86400000 * 5).toISOString() } }).then((b) => b.item.id);
+  await km.goto(base + '/items/' + id);
+  await km.waitForSelector('form[data-action="submit_position"]');
+  // Three positions from this page: still one stream for it.
+  for (const stance of ['support', 'oppose', 'abstain']) {
+    await km.selectOption('#f-submit_position-stance', stance);
+    await km.click('form[data-action="submit_position"] button[type=submit]');
+    await km.waitForSelector(`#matrix tr[data-member="KM"]:has-text("${stance === 'support' ? 'Soutien' : stance === 'oppose' ? 'Opposition' : 'Abstention'}")`);
+  }
+  await km.waitForTimeout(300);
+  assert.strictEqual(await streams() - before, 1, 'one live stream for the open page');
+  // Comoros is typing when Madagascar answers: the text stays, and a line offers the update.
+  await km.fill('#f-submit_position-statement', 'Comoros is still drafting this.');
+  await apiAs('mg.delegate', 'POST', `/v1/items/${id}/actions/submit_position`, { params: { stance: 'support' } });
+  await km.waitForSelector('#updated');
+  assert.strictEqual(await km.inputValue('#f-submit_position-statement'), 'Comoros is still drafting this.');
+  await km.click('#updated button');
+  await km.waitForFunction(() => /A répondu/.test(document.querySelector('#matrix tr[data-member="MG"]').textContent));
+  await km.context().close();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.strictEqual(await streams(), before, 'closing the page closes its stream');
+});
+
+test('signing in as someone else in another tab changes who every tab acts as', async () => {
+  const tab1 = await person('km.delegate');
+  const tab2 = await tab1.context().newPage();
+  await tab2.goto(base + '/me');
+  await tab2.waitForSelector('#prefs');
+  await tab2.click('header button:has-text("Se déconnecter")');
+  await tab2.waitForSelector('#username');
+  await tab2.fill('#username', 're.delegate');
+  await tab2.fill('#password', PASSWORD);
+  await tab2.click('form button[type=submit]');
+  await tab2.waitForSelector('#items');
+  // The first tab no longer shows Comoros: it shows who it now acts as.
+  await tab1.waitForSelector('header:has-text("France/La Réunion")');
+  assert.ok(!(await tab1.textContent('header')).includes('Comores'));
+  await tab1.context().close();
+});

@@ -25,7 +25,8 @@ const T = {
     description: 'Description', outcome: 'Outcome', decision: 'Decision', adopted_text: 'Text',
     open_record: 'Record', loading: 'Loading…', you: 'you', failed: 'Something went wrong.',
     summary_counts: 'Counts', live: 'This page updates by itself.', notes: 'Comments and amendments',
-    comment: 'comment', amendment: 'amendment',
+    comment: 'comment', amendment: 'amendment', updated: 'This page has changed.', refresh: 'Show the changes',
+    choose: '— choose —', remove: 'Remove',
   },
   fr: {
     signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
@@ -48,7 +49,8 @@ const T = {
     description: 'Description', outcome: 'Issue', decision: 'Décision', adopted_text: 'Texte',
     open_record: 'Relevé', loading: 'Chargement…', you: 'vous', failed: 'Une erreur est survenue.',
     summary_counts: 'Décompte', live: 'Cette page se met à jour toute seule.', notes: 'Observations et amendements',
-    comment: 'observation', amendment: 'amendement',
+    comment: 'observation', amendment: 'amendement', updated: 'Cette page a changé.', refresh: 'Afficher les changements',
+    choose: '— choisir —', remove: 'Retirer',
   },
 };
 
@@ -70,7 +72,19 @@ const VALUES = {
   silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
 };
 
-const S = {lang: null, me: null, forum: null, workflows: null, stream: null};
+const S = {lang: null, me: null, forum: null, workflows: null, stream: null, gen: 0};
+
+// Forgets whoever was signed in (another person may sign in on this browser next).
+function forget() {
+  S.me = null;
+  S.forum = null;
+  S.workflows = null;
+}
+
+function closeStream() {
+  if (S.stream) S.stream.close();
+  S.stream = null;
+}
 
 // ---- Small helpers -------------------------------------------------------------------------
 
@@ -158,7 +172,7 @@ async function api(method, path, body, extra) {
   const type = r.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await r.json() : await r.text();
   if (r.status === 401 && path !== '/v1/login') {
-    S.me = null;
+    forget();
     // Back to the page asked for once signed in.
     if (location.pathname !== '/login') sessionStorage.setItem('gavel.next', location.pathname + location.search);
     go('/login', true);
@@ -197,16 +211,28 @@ function frame() {
 }
 
 async function signOut() {
-  try { await api('POST', '/v1/logout'); } catch (e) { /* the session may be gone already */ }
+  try {
+    await api('POST', '/v1/logout');
+  } catch (e) {
+    // Signed out only if the server says so (or the session was gone already).
+    if (e.status !== 401) {
+      show(problem(e));
+      return;
+    }
+  }
   localStorage.removeItem('gavel.csrf');
-  S.me = null;
+  forget();
   go('/login');
 }
 
 function go(path, replace) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
-  render();
+  render().then(() => {
+    // Screen readers and keyboards start at the new page, not at the link left behind.
+    const h = main().querySelector('h1');
+    if (h && document.activeElement === document.body) { h.tabIndex = -1; h.focus({preventScroll: true}); }
+  });
 }
 
 function main() { return document.getElementById('main'); }
@@ -222,7 +248,9 @@ function problem(e) {
 // ---- Pages ----------------------------------------------------------------------------------------------
 
 async function render() {
-  if (S.stream) { S.stream.close(); S.stream = null; }
+  // Each drawing has a number: a slower, older one never overwrites a newer page.
+  const gen = ++S.gen;
+  closeStream();
   const path = location.pathname;
   if (!S.me && path !== '/login') {
     try {
@@ -232,13 +260,13 @@ async function render() {
       return;
     }
   }
-  if (S.me) {
-    if (!localStorage.getItem('gavel.lang')) setLang(S.me.language);
-    if (!S.forum) S.forum = await api('GET', '/v1/forums/' + encodeURIComponent(S.me.forum));
-  }
-  frame();
+  if (S.me && !localStorage.getItem('gavel.lang')) setLang(S.me.language);
   let m;
   try {
+    // An account that must change its password sees only its profile until it has.
+    if (S.me && !S.forum && !S.me.must_change_password) S.forum = await api('GET', '/v1/forums/' + encodeURIComponent(S.me.forum));
+    if (gen !== S.gen) return;
+    frame();
     if (path === '/login') return pageLogin();
     if (S.me.must_change_password && path !== '/me') return go('/me', true);
     if (path === '/') return await pageItems();
@@ -266,8 +294,7 @@ function pageLogin() {
     try {
       const r = await api('POST', '/v1/login', {username: user.value, password: pass.value, cookie: true});
       localStorage.setItem('gavel.csrf', r.csrf);
-      S.me = null;
-      S.forum = null;
+      forget();
       localStorage.removeItem('gavel.lang');
       const next = sessionStorage.getItem('gavel.next');
       sessionStorage.removeItem('gavel.next');
@@ -291,9 +318,12 @@ function deadlineOf(item) {
 }
 
 async function pageItems() {
+  const gen = S.gen;
   const awaiting = new URLSearchParams(location.search).get('awaiting') === 'me';
   const q = '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items?limit=200' + (awaiting ? '&awaiting=me' : '');
   const [list, wfs] = await Promise.all([api('GET', q), workflows()]);
+  if (gen !== S.gen) return;
+  document.title = t('items') + ' — ' + S.forum.short_name;
   const creatable = wfs.filter((w) => w.create);
   const rows = list.items.map((it) => el('tr', {},
     el('td', {}, link('/items/' + it.id, tx(it.title)), it.number ? el('div', {class: 'small muted'}, it.number) : null),
@@ -331,8 +361,9 @@ function fieldFor(name, spec, path, defaults) {
     case 'enum':
     case 'member': {
       const values = spec.values || (spec.type === 'member' ? S.forum.members.map((m) => m.code) : []);
-      const sel = el('select', {id, name: id},
-        spec.required ? null : el('option', {value: ''}, '—'),
+      // Nothing is chosen for the person: a required choice starts empty.
+      const sel = el('select', {id, name: id, required: spec.required && preset === undefined},
+        el('option', {value: '', selected: preset === undefined}, spec.required ? t('choose') : '—'),
         values.map((v) => el('option', {value: v, selected: preset === v},
           spec.type === 'member' ? memberName(v) : valueName(v))));
       wrap.append(el('label', {for: id}, label + req), sel);
@@ -363,6 +394,8 @@ function fieldFor(name, spec, path, defaults) {
     case 'text': {
       const boxes = langs.map((l) => {
         const box = el('textarea', {id: id + '-' + l, name: id + '-' + l, lang: l});
+        if (preset && typeof preset === 'object' && typeof preset[l] === 'string') box.value = preset[l];
+        else if (typeof preset === 'string' && l === langs[0]) box.value = preset;
         wrap.append(el('label', {for: id + '-' + l}, label + ' (' + l.toUpperCase() + ')' + req), box);
         return [l, box];
       });
@@ -401,6 +434,10 @@ function fieldFor(name, spec, path, defaults) {
             return [k, f];
           });
           rows.push(parts);
+          set.append(el('button', {type: 'button', class: 'secondary', onclick: () => {
+            rows.splice(rows.indexOf(parts), 1);
+            set.remove();
+          }}, t('remove')));
           holder.append(set);
         }}, '+ ' + label);
         wrap.append(el('fieldset', {}, el('legend', {}, label + req), holder, add));
@@ -460,6 +497,8 @@ function fieldFor(name, spec, path, defaults) {
 function actionForm(name, spec, send, prefix, defaults) {
   const fields = Object.entries(spec.params || {}).map(([k, s]) => [k, fieldFor(k, s, [prefix || name, k], defaults)]);
   const err = el('p', {class: 'error', role: 'alert'});
+  // One key per attempt at this form: sending again after a lost answer does it once.
+  let key = newKey();
   const form = el('form', {class: 'action', 'data-action': name, onsubmit: async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -473,11 +512,14 @@ function actionForm(name, spec, send, prefix, defaults) {
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
     try {
-      await send(params);
+      await send(params, key);
+      key = newKey();
     } catch (e) {
       button.disabled = false;
+      // A refusal is final for these values; a lost answer keeps the key for a retry.
+      if (e.status) key = newKey();
       // Point at the field the server named, if it is on this form.
-      const top = (e.field || '').split('.')[0];
+      const top = (e.field || '').split(/[.[]/)[0];
       const f = form.querySelector('[data-name="' + CSS.escape((prefix || name) + '.' + top) + '"]');
       if (f) {
         f.querySelector('.field-error').textContent = e.message;
@@ -491,6 +533,15 @@ function actionForm(name, spec, send, prefix, defaults) {
 }
 
 // ---- One item -------------------------------------------------------------------------------------------
+
+// The current text of a draft or decision, to start a revision from.
+function currentText(item) {
+  const v = item.data && item.data.versions;
+  if (!v) return undefined;
+  const list = Array.isArray(v) ? v : Object.values(v);
+  const cur = list.find((x) => x && x.version === item.data.version) || list[list.length - 1];
+  return cur ? cur.text : undefined;
+}
 
 function dataBlock(item) {
   const d = item.data || {};
@@ -584,21 +635,31 @@ function eventsBlock(events) {
 }
 
 async function pageItem(id) {
+  await drawItem(id);
+  live((ev) => ev.item_id === id, () => drawItem(id));
+}
+
+async function drawItem(id) {
+  const gen = S.gen;
   const [item, events, pos] = await Promise.all([
     api('GET', '/v1/items/' + id), api('GET', '/v1/items/' + id + '/events'),
     api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []}))]);
   const notice = el('div', {id: 'notice'});
   const forms = item.actions.map((a) => el('details', {class: 'action', open: item.actions.length === 1},
     el('summary', {}, tx(a.label) || a.name),
-    actionForm(a.name, a, async (params) => {
-      const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': newKey()});
-      await pageItem(id);
+    actionForm(a.name, a, async (params, key) => {
+      const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': key});
+      S.dirty = false;
+      await drawItem(id);
       const rc = r.receipt || {};
       document.getElementById('notice').replaceChildren(el('p', {class: 'notice', role: 'status'},
         t('done') + ' — ' + t('receipt') + ': ' + t('event') + ' ' + rc.event_id + ', ' + when(rc.committed_at || rc.at) +
         (rc.audit_index != null ? ', ' + t('audit') + ' ' + rc.audit_index : '')));
-    }, null, {version: item.data && item.data.version})));
+    }, null, {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined})));
   const dl = Object.entries(item.deadlines || {});
+  const versions = item.data && item.data.versions ? await versionsBlock(item) : [];
+  if (gen !== S.gen) return;
+  document.title = tx(item.title) + ' — ' + (S.forum ? S.forum.short_name : 'Gavel');
   show(
     el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, tx(item.title)),
@@ -613,53 +674,67 @@ async function pageItem(id) {
     notice,
     ...dataBlock(item),
     ...positionsBlock(item, pos.positions),
-    ...(await versionsBlock(item)),
+    ...versions,
     item.actions.length ? el('h2', {}, t('actions')) : null,
     ...forms,
     ...eventsBlock(events.events),
     el('p', {class: 'muted small'}, t('live')));
-  live((ev) => ev.item_id === id, () => pageItem(id));
 }
 
-// Redraws the page when an event about it arrives (Server-Sent Events).
+// Follows events about the page (Server-Sent Events). The page is redrawn when nothing is
+// being written in it; otherwise a line offers the update, so no one loses what they typed.
 function live(matches, redraw) {
+  closeStream();
   if (!window.EventSource) return;
   const s = new EventSource('/v1/stream');
   S.stream = s;
-  let busy = false;
-  s.addEventListener('item', async (m) => {
-    let ev;
-    try { ev = JSON.parse(m.data); } catch (e) { return; }
-    if (!matches(ev) || busy || S.stream !== s) return;
+  S.dirty = false;
+  main().addEventListener('input', () => { S.dirty = true; });
+  let busy = false, again = false;
+  const apply = async () => {
+    if (busy) { again = true; return; }
     busy = true;
-    const keep = document.getElementById('notice');
-    const note = keep ? keep.cloneNode(true) : null;
     try {
-      // A form being filled in is not wiped away: only redraw when none has focus.
-      const active = document.activeElement;
-      if (!active || !active.closest || !active.closest('form')) {
-        s.close();
+      do {
+        again = false;
+        if (S.stream !== s) return;
+        if (S.dirty) {
+          if (!document.getElementById('updated')) {
+            main().prepend(el('p', {class: 'notice', id: 'updated', role: 'status'}, t('updated') + ' ',
+              el('button', {class: 'link', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
+          }
+          return;
+        }
+        const keep = document.getElementById('notice');
+        const note = keep && keep.childNodes.length ? keep.cloneNode(true) : null;
         await redraw();
         const n = document.getElementById('notice');
         if (n && note) n.replaceWith(note);
-      }
+      } while (again);
     } finally { busy = false; }
+  };
+  s.addEventListener('item', (m) => {
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    if (matches(ev) && S.stream === s) apply();
   });
 }
 
 async function pageNew(name) {
+  const gen = S.gen;
   const wf = (await workflows()).find((w) => w.name === name);
+  if (gen !== S.gen) return;
   if (!wf || !wf.create) throw Object.assign(new Error(t('not_found')), {status: 404});
   const title = {type: 'text', required: true, label: {en: 'Title', fr: 'Titre'}};
   const spec = {label: wf.create.label, params: Object.assign({title}, wf.create.params)};
   show(el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, t('new') + ' — ' + (tx(wf.title) || name)),
     el('div', {class: 'card'}, actionForm('create', {label: {en: 'Create', fr: 'Créer'}, params: spec.params},
-      async (params) => {
+      async (params, key) => {
         const body = {workflow: name, title: params.title, params: Object.assign({}, params)};
         delete body.params.title;
         const r = await api('POST', '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items', body,
-          {'Idempotency-Key': newKey()});
+          {'Idempotency-Key': key});
         go('/items/' + r.item.id);
       })));
 }
@@ -667,7 +742,9 @@ async function pageNew(name) {
 // ---- Meetings ------------------------------------------------------------------------------------------
 
 async function pageMeetings() {
+  const gen = S.gen;
   const r = await api('GET', '/v1/meetings');
+  if (gen !== S.gen) return;
   show(el('h1', {}, t('meetings')),
     r.meetings.length ? el('ul', {class: 'plain'}, r.meetings.map((m) => el('li', {},
       link('/meetings/' + m.id, tx(m.title)), el('div', {class: 'small muted'}, m.place + ' — ' + m.starts_on +
@@ -675,7 +752,9 @@ async function pageMeetings() {
 }
 
 async function pageMeeting(id) {
+  const gen = S.gen;
   const m = await api('GET', '/v1/meetings/' + id);
+  if (gen !== S.gen) return;
   const record = el('pre', {class: 'record', id: 'record'}, t('loading'));
   const chair = S.me.chair_powers && !m.agenda_adopted_at && m.agenda.length;
   show(el('p', {class: 'small'}, link('/meetings', '← ' + t('meetings'))),
@@ -703,7 +782,9 @@ async function pageMeeting(id) {
 // ---- Profile ----------------------------------------------------------------------------------------------
 
 async function pageMe() {
+  const gen = S.gen;
   S.me = await api('GET', '/v1/me');
+  if (gen !== S.gen) return;
   const me = S.me;
   const okMsg = el('p', {role: 'status'});
   const lang = el('select', {id: 'lang'}, ['fr', 'en'].map((l) => el('option', {value: l, selected: me.language === l},
@@ -749,4 +830,12 @@ async function pageMe() {
 
 setLang(localStorage.getItem('gavel.lang') || (navigator.language || 'en').slice(0, 2));
 window.addEventListener('popstate', render);
+// Signing in or out in another tab changes who this tab acts as: start again from the server.
+window.addEventListener('storage', (ev) => {
+  if (ev.key === 'gavel.csrf') {
+    forget();
+    if (ev.newValue && location.pathname === '/login') go('/', true);
+    else render();
+  }
+});
 render();
