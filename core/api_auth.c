@@ -106,7 +106,18 @@ int api_hash_new(gv_call *c, const char *password, gv_hash_done done, void *ud) 
 
 /* ---- Sessions ------------------------------------------------------------------------------- */
 
-static const char *cookie_name(gv_srv *s) { return s->cfg.tls_cert[0] ? "__Host-gavel_session" : "gavel_session"; }
+/* Whether the browser reached us over HTTPS: our own TLS, or a trusted proxy's that says so
+ * (X-Forwarded-Proto from any other peer is ignored). */
+static int https(gv_call *c) {
+  gv_srv *s = c->srv;
+  if (c->req->is_tls || s->cfg.tls_cert[0]) return 1;
+  const char *proto = gv_http_header_get(c->req, "x-forwarded-proto");
+  return proto && strcmp(proto, "https") == 0 && s->cfg.ntrusted_proxies > 0 &&
+         gv_net_match(s->cfg.trusted_proxies, s->cfg.ntrusted_proxies, c->req->client_addr);
+}
+
+/* Over HTTPS the cookie is __Host- and Secure; over plain HTTP (the demo, loopback) it cannot be. */
+static const char *cookie_name(gv_call *c) { return https(c) ? "__Host-gavel_session" : "gavel_session"; }
 
 /* The value of cookie name in the Cookie header, copied into out. */
 static int get_cookie(gv_call *c, const char *name, char *out, size_t size) {
@@ -149,7 +160,7 @@ static int same_origin(gv_call *c, const char *origin) {
   const char *host = gv_http_header_get(c->req, "host");
   if (host == NULL) return 0;
   char want[300];
-  snprintf(want, sizeof want, "%s://%s", c->req->is_tls ? "https" : "http", host);
+  snprintf(want, sizeof want, "%s://%s", https(c) ? "https" : "http", host);
   return strcmp(origin, want) == 0;
 }
 
@@ -160,7 +171,7 @@ int api_authenticate(gv_call *c) {
   const char *auth = gv_http_header_get(c->req, "authorization");
   if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
     snprintf(token, sizeof token, "%s", auth + 7);
-  } else if (get_cookie(c, cookie_name(s), token, sizeof token)) {
+  } else if (get_cookie(c, cookie_name(c), token, sizeof token)) {
     via_cookie = 1;
   }
   if (token[0] == '\0') {
@@ -255,8 +266,8 @@ static void login_done(gv_call *c, int ok, const char *hash, void *ud) {
   if (l->user.must_change_password) json_object_set_new(body, "must_change_password", json_true());
   if (l->cookie) {
     char cookie[300];
-    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%lld", cookie_name(s), token,
-             s->cfg.tls_cert[0] ? "; Secure" : "", (long long)(s->cfg.cookie_absolute_ms / 1000));
+    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%lld", cookie_name(c), token,
+             https(c) ? "; Secure" : "", (long long)(s->cfg.cookie_absolute_ms / 1000));
     json_object_set_new(body, "csrf", json_string(csrf));
     char *b = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -322,8 +333,8 @@ void h_logout(gv_call *c) {
   api_streams_session_ended(c->srv, c->sess.id);
   if (strcmp(c->sess.kind, "cookie") == 0) {
     char cookie[160];
-    snprintf(cookie, sizeof cookie, "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0", cookie_name(c->srv),
-             c->srv->cfg.tls_cert[0] ? "; Secure" : "");
+    snprintf(cookie, sizeof cookie, "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0", cookie_name(c),
+             https(c) ? "; Secure" : "");
     gv_http_header h[2] = {{"Content-Type", "application/json; charset=utf-8"}, {"Set-Cookie", cookie}};
     api_raw(c, 200, h, 2, "{\"signed_out\":true}", 19);
     return;

@@ -119,6 +119,29 @@ class AuthTest(GavelTest):
         self.assertEqual(json.loads(r.read())["username"], "km.delegate")
         conn.close()
 
+    def test_behind_a_tls_proxy_browsers_still_work(self):
+        # A trusted proxy that ends TLS says so: the cookie is __Host- and Secure, and the
+        # browser's https Origin is its own. The same header from anyone else changes nothing.
+        db = make_demo_db(self.tmp)
+        srv = self.server(db, "--config", self.config('trusted_proxies = { "127.0.0.1" }\n'))
+        fwd = {"X-Forwarded-Proto": "https", "Host": "gavel.example.org"}
+        st, h, b = srv.request("POST", "/v1/login", {"username": "km.delegate", "password": DEMO_PASSWORD, "cookie": True},
+                               headers=fwd)
+        self.assertEqual(st, 200)
+        self.assertTrue(h["set-cookie"].startswith("__Host-gavel_session="))
+        self.assertIn("; Secure", h["set-cookie"])
+        ck = {"Cookie": h["set-cookie"].split(";")[0], "X-CSRF-Token": b["csrf"], **fwd}
+        st, _, _ = srv.request("PATCH", "/v1/me", {"language": "fr"}, headers={**ck, "Origin": "https://gavel.example.org"})
+        self.assertEqual(st, 200)
+        st, _, b = srv.request("PATCH", "/v1/me", {"language": "fr"}, headers={**ck, "Origin": "http://gavel.example.org"})
+        self.assertEqual((st, b["error"]["field"]), (403, "Origin"))
+        srv.stop()
+        srv = self.server(db)  # no trusted proxy: the header is anyone's word
+        st, h, _ = srv.request("POST", "/v1/login", {"username": "km.delegate", "password": DEMO_PASSWORD, "cookie": True},
+                               headers=fwd)
+        self.assertTrue(h["set-cookie"].startswith("gavel_session="))
+        self.assertNotIn("Secure", h["set-cookie"])
+
     def test_idle_and_absolute_timeouts(self):
         cfg = self.config('sessions = { token_idle = "2s", token_absolute = "5s" }\n')
         srv = self.server(make_demo_db(self.tmp), "--config", cfg)
