@@ -322,6 +322,12 @@ async function pageItems() {
   const awaiting = new URLSearchParams(location.search).get('awaiting') === 'me';
   const q = '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items?limit=200' + (awaiting ? '&awaiting=me' : '');
   const [list, wfs] = await Promise.all([api('GET', q), workflows()]);
+  // Every page of the list, a few hundred items at a time.
+  for (let next = list.next, pages = 0; next != null && pages < 50; pages++) {
+    const more = await api('GET', q + '&after=' + encodeURIComponent(next));
+    list.items.push(...more.items);
+    next = more.next;
+  }
   if (gen !== S.gen) return;
   document.title = t('items') + ' — ' + S.forum.short_name;
   const creatable = wfs.filter((w) => w.create);
