@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
-#include "gavel_plugin.h"
-#include "gvtime.h"
-#include "log.h"
+#include "base/crypto.h"
+#include "gavel/plugin.h"
+#include "base/time.h"
+#include "base/log.h"
 
 #define HASH 32
 

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "crypto.h"
+#include "base/buf.h"
+#include "base/crypto.h"
 #include "email.h"
-#include "gvtime.h"
+#include "base/time.h"
 
 typedef struct email {
   gv_host *h;

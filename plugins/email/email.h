@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gavel_plugin.h"
+#include "gavel/plugin.h"
 
 #define EMAIL_MAX_PARALLEL 3
 

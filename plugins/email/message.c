@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "crypto.h"
+#include "base/buf.h"
+#include "base/crypto.h"
 #include "email.h"
-#include "gvtime.h"
+#include "base/time.h"
 
 /* ---- Texts ------------------------------------------------------------------------------------ */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gavel_plugin.h"
+#include "gavel/plugin.h"
 
 struct gv_web_asset {
   const char *name;

@@ -1,4 +1,4 @@
-"""docs/openapi.yaml against the real server: the same routes as core/router.c, every $ref
+"""docs/openapi.yaml against the real server: the same routes as core/api/router.c, every $ref
 resolving, and real responses that match the document's schemas.
 
 The schema check is a small hand-written validator (no jsonschema library is available):
@@ -221,7 +221,7 @@ class OpenApiDocumentTest(GavelTest):
         missing = sorted(server - documented)
         extra = sorted(documented - server)
         self.assertFalse(missing or extra,
-                         "docs/openapi.yaml and core/router.c disagree:\n"
+                         "docs/openapi.yaml and core/api/router.c disagree:\n"
                          + "".join(f"  not documented: {m} {p}\n" for m, p in missing)
                          + "".join(f"  documented but not routed: {m} {p}\n" for m, p in extra))
         self.assertEqual(doc_test_clock, test_clock,
@@ -285,12 +285,12 @@ class OpenApiDocumentTest(GavelTest):
                 self.assertLessEqual(set(req), schemes, f"{method} {path}")
 
     def test_error_codes_match_error_h(self):
-        with open(os.path.join(SOURCE, "core", "error.h"), encoding="utf-8") as f:
+        with open(os.path.join(SOURCE, "core", "base", "error.h"), encoding="utf-8") as f:
             codes = set(re.findall(r'X\(\w+,\s*-?\d+,\s*"(\w+)"', f.read()))
         codes.discard("ok")
         self.assertGreater(len(codes), 10)
         enum = set(self.doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
-        self.assertEqual(sorted(codes - enum), [], "codes of core/error.h missing from the Error schema")
+        self.assertEqual(sorted(codes - enum), [], "codes of core/base/error.h missing from the Error schema")
 
     def test_validator_catches_drift(self):
         v = Validator(self.doc)

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sandbox.h"
+#include "lua/sandbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accounts.h"
-#include "engine.h"
-#include "gvtime.h"
-#include "log.h"
+#include "engine/accounts.h"
+#include "engine/engine.h"
+#include "base/time.h"
+#include "base/log.h"
 
 static double now_s(void) {
   struct timespec ts;

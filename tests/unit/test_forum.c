@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "forum.h"
+#include "model/forum.h"
 #include "testutil.h"
 
 static void test_midiocc(void **state) {

@@ -24,8 +24,8 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "http.h"
+#include "base/buf.h"
+#include "http/http.h"
 
 /* ---- the server side: a loop stepped by the test itself ---- */
 

@@ -11,14 +11,14 @@
 #include <lualib.h>
 #include <time.h>
 
-#include "accounts.h"
-#include "engine.h"
-#include "forum.h"
-#include "lhost.h"
-#include "sandbox.h"
-#include "store.h"
+#include "engine/accounts.h"
+#include "engine/engine.h"
+#include "model/forum.h"
+#include "lua/bridge.h"
+#include "lua/sandbox.h"
+#include "store/store.h"
 #include "testutil.h"
-#include "workflow.h"
+#include "model/workflow.h"
 
 /* Small limits keep the runaway tests short: 16 MiB, 2 million instructions, 1 s. */
 #define SMALL_MEM (16u << 20)

@@ -7,11 +7,11 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include "accounts.h"
-#include "gavel_plugin.h"
-#include "forum.h"
-#include "gvtime.h"
-#include "store.h"
+#include "engine/accounts.h"
+#include "gavel/plugin.h"
+#include "model/forum.h"
+#include "base/time.h"
+#include "store/store.h"
 #include "testutil.h"
 
 static gv_forum *load_midiocc(void) {

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "workflow.h"
+#include "model/workflow.h"
 
 static gv_forum *forum;
 

@@ -1,0 +1,162 @@
+/* Shared by the HTTP API's files: the server context, one call in progress, routing and replies. */
+#ifndef GV_API_H
+#define GV_API_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "lua/config.h"
+#include "engine/engine.h"
+#include "http/http.h"
+#include "store/store.h"
+
+typedef struct gv_srv gv_srv;
+typedef struct gv_call gv_call;
+typedef void (*gv_handler_fn)(gv_call *c);
+
+/* Route flags. */
+enum {
+  R_PUBLIC = 1,        /* no authentication needed */
+  R_ANY_PASSWORD = 2,  /* allowed while the user must still change their password */
+  R_TEST_CLOCK = 4,    /* exists only with --test-clock */
+  R_STREAM = 8,        /* a long-lived response (not counted as in-flight) */
+  R_IDEMPOTENT = 16,   /* honours Idempotency-Key */
+};
+
+typedef struct gv_route {
+  const char *method;
+  const char *pattern;   /* "/v1/items/{id}/actions/{action}" */
+  gv_handler_fn fn;
+  unsigned flags;
+  uint64_t counts[6];    /* responses by class: 2xx, 3xx, 4xx (except 429), 429, 5xx, other */
+  const void *plugin;    /* for a plugin's route: its gv_plugin and gv_plugin_route */
+  const void *plugin_route;
+} gv_route;
+
+#define GV_MAX_PATH_PARAMS 4
+
+struct gv_call {
+  gv_srv *srv;
+  gv_http_req *req;
+  gv_route *route;
+  char param[GV_MAX_PATH_PARAMS][160];
+  int nparams;
+  int authed;
+  gv_user user;
+  gv_session sess;
+  gv_caller caller;
+  char client_addr[64];  /* the client, through trusted proxies */
+  double started;
+  char method[12];
+  json_t *body;          /* parsed JSON body (object), or NULL */
+};
+
+typedef struct gv_pending gv_pending;
+typedef struct gv_hash_job gv_hash_job;
+typedef struct gv_stream gv_stream;
+
+struct gv_srv {
+  uv_loop_t *loop;
+  gv_config cfg;
+  gv_engine *e;
+  const gv_forum *forum;
+  gv_http_server *http;
+  uv_timer_t timer;        /* the engine's next timer */
+  uv_timer_t housekeeping; /* purges old idempotency records and login failures */
+  uv_check_t flush;        /* group commit at the end of each loop turn */
+  uv_signal_t sigterm, sigint, sighup;
+  gv_pending *queue_head, *queue_tail;
+  size_t queued;
+  gv_hash_job *hash_head, *hash_tail;
+  int hashing;             /* a hash job is running on the thread pool */
+  int hash_queued;
+  char dummy_hash[160];    /* verified against for unknown users, so they cost the same */
+  gv_stream *streams;
+  size_t nstreams;
+  int shutting_down;
+  int exit_code;
+  struct gv_plugins *plugins;
+  uint64_t ticks;
+  uint64_t requests;
+  uint64_t commit_batches;
+};
+
+/* Routing: the core's routes, then the plugins' (added once at start). */
+gv_route *gv_routes(size_t *n);
+gv_route *gv_plugin_routes(size_t *n);
+/* Finds the route for method and path; *path_matched tells 405 from 404. */
+gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *path_matched);
+
+/* The methods path accepts, as an Allow header value ("GET, POST"). */
+void gv_route_allow(const char *path, char *out, size_t size);
+
+/* Replies (each finishes the call and frees it). */
+void api_json(gv_call *c, int status, json_t *body);               /* takes the reference */
+void api_error(gv_call *c, int code, const char *message, const char *field);
+void api_gv_error(gv_call *c, const gv_error *err);
+void api_text(gv_call *c, int status, const char *ctype, const char *body, size_t len);
+void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const char *body, size_t len);
+
+/* Helpers for handlers. */
+const char *api_query(gv_call *c, const char *name, char *buf, size_t size); /* decoded, or NULL */
+int api_param_id(gv_call *c, int i, int64_t *out);
+int api_require_role(gv_call *c, const char *role);
+json_t *api_receipt(int64_t event_id, int64_t committed_at); /* {event_id, committed_at} */  /* replies 403 and returns -1 when not */
+json_t *api_user_json(gv_srv *s, const gv_user *u, int full);
+
+/* Group commit: queues an action; the reply is sent after its batch commits. */
+void api_enqueue(gv_call *c, gv_action_req *req, json_t *own_params, json_t *own_title, int created);
+
+/* Password hashing off the loop, one at a time, behind a bounded queue. */
+typedef void (*gv_hash_done)(gv_call *c, int ok, const char *hash, void *ud);
+/* verify: password against encoded (ok = match). hash: hash of password (ok = success). Returns
+ * GV_EBUSY when the queue is full (the caller answers 429). */
+int api_hash_verify(gv_call *c, const char *password, const char *encoded, gv_hash_done done, void *ud);
+int api_hash_new(gv_call *c, const char *password, gv_hash_done done, void *ud);
+/* Starts the hashing queue (prepares the hash unknown users are checked against). */
+void api_auth_start(gv_srv *s);
+
+/* Sessions. */
+int api_authenticate(gv_call *c);  /* 0 when the call may proceed (replies itself otherwise) */
+int api_session_new(gv_call *c, const gv_user *u, const char *kind, char *token, size_t tsize, char *csrf,
+                    size_t csize);
+
+/* Live updates. */
+void api_streams_commit(gv_engine *e, int64_t first, int64_t last, void *ud);
+void api_streams_close_all(gv_srv *s);
+
+/* Handlers (one file per area). */
+void h_healthz(gv_call *c);
+void h_metrics(gv_call *c);
+void h_login(gv_call *c);
+void h_logout(gv_call *c);
+void h_me(gv_call *c);
+void h_me_patch(gv_call *c);
+void h_me_password(gv_call *c);
+void h_me_accounts(gv_call *c);
+void h_users_list(gv_call *c);
+void h_users_create(gv_call *c);
+void h_user_get(gv_call *c);
+void h_user_patch(gv_call *c);
+void h_user_reset(gv_call *c);
+void h_forum(gv_call *c);
+void h_items_list(gv_call *c);
+void h_items_create(gv_call *c);
+void h_item(gv_call *c);
+void h_item_action(gv_call *c);
+void h_item_events(gv_call *c);
+void h_item_positions(gv_call *c);
+void h_item_versions(gv_call *c);
+void h_item_diff(gv_call *c);
+void h_workflows(gv_call *c);
+void h_meetings_list(gv_call *c);
+void h_meetings_create(gv_call *c);
+void h_meeting(gv_call *c);
+void h_meeting_adopt_agenda(gv_call *c);
+void h_meeting_record(gv_call *c);
+void h_stream(gv_call *c);
+void h_test_clock(gv_call *c);
+void h_incidents(gv_call *c);
+void h_plugin(gv_call *c);
+
+#endif

@@ -1,4 +1,0 @@
-/* The gavel command: hands argv to the CLI dispatcher. */
-#include "cli.h"
-
-int main(int argc, char **argv) { return gv_cli_main(argc, argv); }
