@@ -143,15 +143,20 @@ const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id
     gv_error_set(err, GV_ENOTFOUND, "forum", "no forum '%s'", forum_id);
     return NULL;
   }
-  char *name = NULL, *src = NULL, *path = NULL, sha[65];
-  if (gv_store_wfversion_get(e->store, version_id, &name, &src, &path, sha, err) != GV_OK) return NULL;
+  char *name = NULL, *src = NULL, *mods = NULL, *path = NULL, sha[65];
+  if (gv_store_wfversion_get(e->store, version_id, &name, &src, &mods, &path, sha, err) != GV_OK) return NULL;
   gv_workflow *w = NULL;
   gv_error errs[4];
   size_t nerrs = 0;
-  /* Each version gets its own sandbox with the engine's limits. */
-  int rc = gv_workflow_load_limited(path ? path : name, src, strlen(src), f, &e->limits, &w, errs, 4, &nerrs);
+  /* Each version gets its own sandbox with the engine's limits, and runs on the modules
+   * stored with it (never on today's files). */
+  json_t *stored = mods ? json_loads(mods, 0, NULL) : json_object();
+  gv_workflow_env env = {&e->limits, gv_runtime_install, NULL, stored ? stored : json_object(), NULL};
+  int rc = gv_workflow_load_env(path ? path : name, src, strlen(src), f, &env, &w, errs, 4, &nerrs);
+  json_decref((json_t *)env.modules);
   free(name);
   free(src);
+  free(mods);
   free(path);
   if (rc != GV_OK) {
     char buf[600];
@@ -178,7 +183,8 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     const gv_forum *f = e->forums[fi];
     gv_workflow *w = NULL;
     size_t n = 0;
-    int rc = gv_workflow_load_limited(path, src, len, f, &e->limits, &w, errs + *nerrs, maxerrs - *nerrs, &n);
+    gv_workflow_env env = {&e->limits, gv_runtime_install, NULL, NULL, NULL};
+    int rc = gv_workflow_load_env(path, src, len, f, &env, &w, errs + *nerrs, maxerrs - *nerrs, &n);
     *nerrs += n;
     if (rc != GV_OK) {
       result = rc;
@@ -188,7 +194,10 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     int created = 0;
     gv_error err;
     rc = gv_store_begin(e->store, &err);
-    if (rc == GV_OK) rc = gv_store_wfversion_put(e->store, w->name, w->sha256, w->source, path, now, &vid, &created, &err);
+    char *mods = w->modules ? json_dumps(w->modules, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (rc == GV_OK && w->modules && mods == NULL) rc = gv_error_set(&err, GV_ENOMEM, NULL, NULL);
+    if (rc == GV_OK) rc = gv_store_wfversion_put(e->store, w->name, w->sha256, w->source, mods, path, now, &vid, &created, &err);
+    free(mods);
     int changed = rc == GV_OK && (gv_store_wfcurrent_get(e->store, f->id, w->name, &cur, NULL) != GV_OK || cur != vid);
     if (rc == GV_OK && changed) rc = gv_store_wfcurrent_set(e->store, f->id, w->name, vid, now, &err);
     if (rc == GV_OK && changed) {

@@ -4,7 +4,6 @@
 #include "base/time.h"
 #include "lua/bridge.h"
 #include "lua/sandbox.h"
-#include "lua/runtime.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -192,7 +191,8 @@ static int l_call(lua_State *L) {
   return 1;
 }
 
-void gv_wfrt_install(lua_State *L, int env) {
+void gv_runtime_install(lua_State *L, int env, void *ud) {
+  (void)ud;
   env = lua_absindex(L, env);
   lua_pushcfunction(L, l_now);
   lua_setfield(L, env, "now");
@@ -205,60 +205,6 @@ void gv_wfrt_install(lua_State *L, int env) {
   static const luaL_Reg gavel[] = {{"meeting", l_meeting}, {"item", l_item}, {"call", l_call}, {NULL, NULL}};
   luaL_newlib(L, gavel);
   lua_setfield(L, env, "gavel");
-}
-
-static void push_i18n(lua_State *L, const gv_i18n *t) {
-  lua_createtable(L, 0, t->n);
-  for (int i = 0; i < t->n; i++) {
-    lua_pushstring(L, t->text[i]);
-    lua_setfield(L, -2, t->lang[i]);
-  }
-}
-
-void gv_wfrt_push_forum(lua_State *L, const gv_forum *f) {
-  lua_createtable(L, 0, 10);
-  lua_pushstring(L, f->id);
-  lua_setfield(L, -2, "id");
-  lua_pushstring(L, f->short_name);
-  lua_setfield(L, -2, "short_name");
-  push_i18n(L, &f->name);
-  lua_setfield(L, -2, "name");
-  lua_pushstring(L, f->time_zone);
-  lua_setfield(L, -2, "time_zone");
-  lua_createtable(L, f->nlanguages, 0);
-  for (int i = 0; i < f->nlanguages; i++) {
-    lua_pushstring(L, f->languages[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  lua_setfield(L, -2, "languages");
-  lua_createtable(L, (int)f->nmembers, 0);
-  lua_createtable(L, (int)f->nmembers, 0);
-  for (size_t i = 0; i < f->nmembers; i++) {
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, f->members[i].code);
-    lua_setfield(L, -2, "code");
-    push_i18n(L, &f->members[i].name);
-    lua_setfield(L, -2, "name");
-    lua_rawseti(L, -3, (lua_Integer)i + 1);
-    lua_pushstring(L, f->members[i].code);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  lua_setfield(L, -3, "member_codes");
-  lua_setfield(L, -2, "members");
-  json_t *rules = f->rules.json ? json_loads(f->rules.json, 0, NULL) : json_object();
-  gv_lhost_push_json(L, rules);
-  json_decref(rules);
-  lua_pushinteger(L, f->rules.min_silence_ms);
-  lua_setfield(L, -2, "min_silence_ms");
-  lua_setfield(L, -2, "rules");
-  lua_createtable(L, 0, 3);
-  lua_pushboolean(L, f->chair_appointed);
-  lua_setfield(L, -2, "appointed");
-  lua_pushstring(L, f->chair_acting);
-  lua_setfield(L, -2, "acting");
-  push_i18n(L, &f->chair_title);
-  lua_setfield(L, -2, "title");
-  lua_setfield(L, -2, "chair");
 }
 
 /* ---- The item object ------------------------------------------------------------------------ */

@@ -6,6 +6,7 @@
 #include <lua.h>
 
 #include "base/error.h"
+#include "model/forum.h"
 
 /* The line of the Lua code that called the running C function (0 if unknown). */
 int gv_lhost_caller_line(lua_State *L);
@@ -26,5 +27,9 @@ void gv_lhost_push_json(lua_State *L, const json_t *j);
 
 /* The closest of candidates to word (edit distance ≤ 2), or NULL: for "did you mean". */
 const char *gv_lhost_suggest(const char *word, const char *const *candidates);
+
+/* Pushes the forum as a Lua table (id, short_name, name, time_zone, languages, members,
+ * rules, chair), not yet frozen: the loaders give it to workflow files as `forum`. */
+void gv_lhost_push_forum(lua_State *L, const gv_forum *f);
 
 #endif

@@ -3,7 +3,7 @@
 #include "base/time.h"
 #include "lua/bridge.h"
 #include "lua/sandbox.h"
-#include "lua/runtime.h"
+#include "lua/workflow_internal.h"
 #include "model/workflow.h"
 
 #include <lauxlib.h>
@@ -101,7 +101,7 @@ static void install_decls(lua_State *L, int env) {
     lua_pushcclosure(L, named, 1);
     lua_setfield(L, env, *k);
   }
-  static const char *const unnameds[] = {"create", "remind", NULL};
+  static const char *const unnameds[] = {"create", "remind", "record", "agenda", "history", NULL};
   for (const char *const *k = unnameds; *k; k++) {
     lua_pushstring(L, *k);
     lua_pushcclosure(L, unnamed, 1);
@@ -124,29 +124,33 @@ static int rawfield(lua_State *L, int idx, const char *key) {
   return lua_rawget(L, idx);
 }
 
-typedef struct ld {
-  lua_State *L;
-  const char *file;
-  const char *src;
-  const gv_forum *f;
-  gv_error *errs;
-  size_t maxerrs;
-  size_t nerrs;
-  gv_workflow *w;
-} ld;
+typedef gv_wfl ld;
 
-static void err_at(ld *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void err_at(ld *c, int line, const char *fmt, ...) {
+static void err_vat(ld *c, const char *file, int line, const char *fmt, va_list ap) {
   if (c->nerrs >= c->maxerrs) {
     c->nerrs++;
     return;
   }
   char msg[480];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  gv_error_set_at(&c->errs[c->nerrs++], GV_ECONFIG, file, line, "%s", msg);
+}
+
+static void err_at(ld *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_at(ld *c, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  err_vat(c, c->file, line, fmt, ap);
   va_end(ap);
-  gv_error_set_at(&c->errs[c->nerrs++], GV_ECONFIG, c->file, line, "%s", msg);
+}
+
+/* An error raised while running code: in the file or module the sandbox named. */
+static void err_run(ld *c, const gv_error *e) {
+  if (c->nerrs >= c->maxerrs) {
+    c->nerrs++;
+    return;
+  }
+  gv_error_set_at(&c->errs[c->nerrs++], GV_ECONFIG, e->file[0] ? e->file : c->file, e->line, "%s", e->message);
 }
 
 /* The line of field key inside the declaration at idx (searched from its own line). */
@@ -546,6 +550,7 @@ static void free_action(gv_action *a) {
   for (size_t i = 0; i < a->nparams; i++) free_param(&a->params[i]);
   free(a->params);
   free(a->deadline);
+  gv_i18n_free(&a->history);
 }
 
 static void free_param(gv_param *p) {
@@ -589,6 +594,9 @@ void gv_workflow_free(gv_workflow *w) {
     free(w->reminds[i].to);
   }
   free(w->reminds);
+  free_list(w->reservation_stances, w->nreservation_stances);
+  gv_wfl_free_procedure(w);
+  json_decref(w->modules);
   gv_sandbox_free(w->lua);
   free(w);
 }
@@ -686,7 +694,7 @@ static void read_remind(ld *c, int idx, gv_remind_decl *r) {
 static void read_workflow(ld *c, int body) {
   lua_State *L = c->L;
   gv_workflow *w = c->w;
-  static const char *const allowed[] = {"title", "description", "states", "labels", "positions", NULL};
+  static const char *const allowed[] = {"title", "description", "states", "labels", "positions", "reservations", NULL};
   char where[128];
   snprintf(where, sizeof where, "workflow '%s'", w->name);
   check_fields(c, body, allowed, where);
@@ -697,6 +705,7 @@ static void read_workflow(ld *c, int body) {
   rawfield(L, body, "positions");
   w->has_positions = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  w->nreservation_stances = string_list(c, body, "reservations", &w->reservation_stances, where);
   char **states;
   w->nstates = string_list(c, body, "states", &states, where);
   if (w->nstates == 0) err_at(c, decl_line(c, body), "%s has no states: add states = { \"open\", \"closed\" }", where);
@@ -723,6 +732,7 @@ static void read_workflow(ld *c, int body) {
   w->timers = calloc(n ? n : 1, sizeof *w->timers);
   w->reminds = calloc(n ? n : 1, sizeof *w->reminds);
   int have_create = 0;
+  size_t later[16], nlater = 0; /* record, agenda, history: read once actions are known */
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, body, (lua_Integer)i);
     int d = lua_gettop(L);
@@ -755,7 +765,19 @@ static void read_workflow(ld *c, int body) {
       lua_pop(L, 1);
     } else if (strcmp(kind, "workflow") == 0) {
       err_at(c, decl_line(c, d), "a workflow cannot contain another workflow");
+    } else if (nlater < sizeof later / sizeof later[0]) {
+      later[nlater++] = i;
     }
+    lua_settop(L, d - 1);
+  }
+  for (size_t k = 0; k < nlater; k++) {
+    lua_rawgeti(L, body, (lua_Integer)later[k]);
+    int d = lua_gettop(L);
+    rawfield(L, d, "__kind");
+    const char *kind = lua_tostring(L, -1);
+    if (strcmp(kind, "record") == 0) gv_wfl_read_record(c, d);
+    else if (strcmp(kind, "agenda") == 0) gv_wfl_read_agenda(c, d);
+    else gv_wfl_read_history(c, d);
     lua_settop(L, d - 1);
   }
   if (!have_create) {
@@ -826,7 +848,7 @@ static int strict_index(lua_State *L) {
   static const char *const known[] = {"str", "text", "enum", "integer", "boolean", "time", "member", "item_ref",
                                       "meeting_ref", "list", "object", "workflow", "action", "timer", "remind",
                                       "on_enter", "create", "forum", "now", "duration", "gavel", "reject",
-                                      "refuse", "deny", NULL};
+                                      "refuse", "deny", "use", "record", "agenda", "history", "dates", NULL};
   const char *s = k ? gv_lhost_suggest(k, known) : NULL;
   if (s)
     return luaL_error(L, "unknown name '%s' (did you mean '%s'?)", k ? k : "?", s);
@@ -842,50 +864,19 @@ int gv_workflow_load(const char *path, const char *src, size_t len, const gv_for
 int gv_workflow_load_limited(const char *path, const char *src, size_t len, const gv_forum *f,
                              const gv_sandbox_limits *limits, gv_workflow **out, gv_error *errs, size_t maxerrs,
                              size_t *nerrs) {
-  *out = NULL;
-  *nerrs = 0;
-  ld c = {0};
-  c.file = path;
-  /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
-  char *text = malloc(len + 1);
-  if (text == NULL) {
-    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
-    *nerrs = 1;
-    return GV_ENOMEM;
-  }
-  memcpy(text, src, len);
-  text[len] = '\0';
-  c.src = text;
-  c.f = f;
-  c.errs = errs;
-  c.maxerrs = maxerrs;
-  gv_sandbox *sb = gv_sandbox_new(limits);
-  if (sb == NULL) {
-    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
-    *nerrs = 1;
-    return GV_ENOMEM;
-  }
-  lua_State *L = gv_sandbox_lua(sb);
-  c.L = L;
-  gv_workflow *w = calloc(1, sizeof *w);
-  w->lua = sb;
-  w->create.run_ref = -1;
-  c.w = w;
-  gv_error e;
-  gv_error_clear(&e);
-  if (gv_sandbox_load(sb, path, src, len, &e) != GV_OK) {
-    err_at(&c, e.line, "%s", e.message);
-    goto done;
-  }
-  int env = lua_gettop(L);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &DECL_MT);
+  gv_workflow_env env = {0};
+  env.limits = limits;
+  return gv_workflow_load_env(path, src, len, f, &env, out, errs, maxerrs, nerrs);
+}
+
+void gv_wfl_prepare_env(ld *c, int env) {
+  lua_State *L = c->L;
+  env = lua_absindex(L, env);
   install_decls(L, env);
-  gv_wfrt_push_forum(L, f);
+  gv_lhost_push_forum(L, c->f);
   lua_setfield(L, env, "forum");
-  gv_wfrt_install(L, env);
+  if (c->env && c->env->install) c->env->install(L, env, c->env->install_ud);
+  gv_wfl_install_use(c, env);
   /* Strict globals: a name that is neither the file's own nor a safe global is a
    * mistake. env's metatable reads through a lookup table (the safe globals' contents)
    * whose own metatable raises the error. */
@@ -910,16 +901,76 @@ int gv_workflow_load_limited(const char *path, const char *src, size_t len, cons
   lua_pushvalue(L, lookup);
   lua_setfield(L, mt, "__index");
   lua_settop(L, env);
+}
+
+/* lib/ beside the workflow file: where `use` finds its modules by default. */
+static void default_lib_dir(const char *path, char *out, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) snprintf(out, size, "lib");
+  else snprintf(out, size, "%.*s/lib", (int)(slash - path), path);
+}
+
+int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv_forum *f,
+                         const gv_workflow_env *wenv, gv_workflow **out, gv_error *errs, size_t maxerrs,
+                         size_t *nerrs) {
+  const gv_sandbox_limits *limits = wenv ? wenv->limits : NULL;
+  *out = NULL;
+  *nerrs = 0;
+  ld c = {0};
+  c.file = path;
+  /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
+  char *text = malloc(len + 1);
+  if (text == NULL) {
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = 1;
+    return GV_ENOMEM;
+  }
+  memcpy(text, src, len);
+  text[len] = '\0';
+  c.src = text;
+  c.f = f;
+  c.errs = errs;
+  c.maxerrs = maxerrs;
+  c.env = wenv;
+  if (wenv && wenv->lib_dir) snprintf(c.lib_dir, sizeof c.lib_dir, "%s", wenv->lib_dir);
+  else default_lib_dir(path, c.lib_dir, sizeof c.lib_dir);
+  gv_sandbox *sb = gv_sandbox_new(limits);
+  if (sb == NULL) {
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = 1;
+    return GV_ENOMEM;
+  }
+  lua_State *L = gv_sandbox_lua(sb);
+  c.L = L;
+  gv_workflow *w = calloc(1, sizeof *w);
+  w->lua = sb;
+  w->create.run_ref = -1;
+  c.w = w;
+  gv_error e;
+  gv_error_clear(&e);
+  if (gv_sandbox_load(sb, path, src, len, &e) != GV_OK) {
+    err_run(&c, &e);
+    goto done;
+  }
+  int env = lua_gettop(L);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &DECL_MT);
+  gv_wfl_prepare_env(&c, env);
   lua_pop(L, 1); /* env */
-  if (gv_sandbox_call(sb, 0, 0, &e, NULL) != GV_OK) {
-    err_at(&c, e.line, "%s", e.message);
+  int ran = gv_sandbox_call(sb, 0, 0, &e, NULL);
+  /* Modules are used while the file loads, never by actions. */
+  gv_wfl_modules_done(L);
+  if (ran != GV_OK) {
+    err_run(&c, &e);
     goto done;
   }
   /* Checking and freezing allocate in the state, which the file may have filled up to its
    * cap: a memory error there must be reported, not unwind to a panic. */
   lua_pushcfunction(L, check_declarations);
   lua_pushlightuserdata(L, &c);
-  if (gv_sandbox_call(sb, 1, 0, &e, NULL) != GV_OK) err_at(&c, e.line, "%s", e.message);
+  if (gv_sandbox_call(sb, 1, 0, &e, NULL) != GV_OK) err_run(&c, &e);
   lua_settop(L, 0);
   /* Declarations made later, by actions, must not pile up in the registry. */
   lua_pushnil(L);
@@ -928,13 +979,15 @@ done:
   *nerrs = c.nerrs < maxerrs ? c.nerrs : maxerrs;
   if (c.nerrs > 0) {
     free(text);
+    json_decref(c.used);
     gv_workflow_free(w);
     return GV_ECONFIG;
   }
   w->path = strdup(path);
   w->source = text;
   w->source_len = len;
-  gv_sha256_hex(src, len, w->sha256);
+  w->modules = c.used;
+  gv_wfl_hash(src, len, w->modules, w->sha256);
   lua_gc(L, LUA_GCCOLLECT);
   *out = w;
   return GV_OK;
@@ -956,3 +1009,31 @@ int gv_workflow_load_file(const char *path, const gv_forum *f, gv_workflow **out
   free(src);
   return rc;
 }
+
+/* ---- Helpers shared with the loader's other files (lua/workflow_internal.h) ------------------ */
+
+void gv_wfl_err(ld *c, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  err_vat(c, c->file, line, fmt, ap);
+  va_end(ap);
+}
+
+void gv_wfl_err_in(ld *c, const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  err_vat(c, file, line, fmt, ap);
+  va_end(ap);
+}
+
+int gv_wfl_rawfield(lua_State *L, int idx, const char *key) { return rawfield(L, idx, key); }
+int gv_wfl_field_line(ld *c, int idx, const char *key) { return field_line(c, idx, key); }
+void gv_wfl_check_fields(ld *c, int idx, const char *const *allowed, const char *what) {
+  check_fields(c, idx, allowed, what);
+}
+size_t gv_wfl_string_list(ld *c, int idx, const char *key, char ***out, const char *what) {
+  return string_list(c, idx, key, out, what);
+}
+char *gv_wfl_dup_field(lua_State *L, int idx, const char *key) { return dup_field(L, idx, key); }
+int gv_wfl_read_i18n(ld *c, int idx, gv_i18n *t) { return read_i18n(c, idx, t); }
+void gv_wfl_free_list(char **l, size_t n) { free_list(l, n); }

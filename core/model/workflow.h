@@ -70,6 +70,7 @@ typedef struct gv_action {
   int sealed;            /* its parameters are hidden from other states while the item is sealed */
   char *deadline;        /* refused once this timer's due time has passed */
   int notify;            /* bit set of audiences told after it: see GV_NOTIFY_* */
+  gv_i18n history;       /* the sentence its history line reads as, per language ("{member} broke silence: {reason}") */
 } gv_action;
 
 enum {
@@ -105,6 +106,40 @@ typedef struct gv_state_decl {
   int on_enter_ref;      /* Lua function run on entering the state, or -1 */
 } gv_state_decl;
 
+/* The sections of a meeting record a workflow's items can appear in. */
+typedef enum {
+  GV_RECORD_NONE = 0,
+  GV_RECORD_AGENDA,        /* the adopted agenda */
+  GV_RECORD_DECISIONS,     /* decisions, with outcome, number, text, reservations, objections */
+  GV_RECORD_CONSULTATIONS, /* consultations, with each state's position */
+} gv_record_section;
+
+/* The fields of a record entry a workflow fills from its data (see docs/workflows.md). */
+typedef enum {
+  GV_RF_DESCRIPTION, GV_RF_QUESTION, GV_RF_NUMBER, GV_RF_TEXT, GV_RF_ADOPTED_AT,
+  GV_RF_RESERVATIONS, GV_RF_OBJECTIONS, GV_RF_EXTENSIONS, GV_RF_COUNT
+} gv_record_field;
+
+/* The record field's name as written in record { fields = { name = "data.path" } }. */
+const char *gv_record_field_name(gv_record_field f);
+
+/* record { ... }: what the meeting record shows of the workflow's items. */
+typedef struct gv_record_decl {
+  int line;
+  gv_record_section section; /* GV_RECORD_NONE: the items never appear in a record */
+  char **states;         /* states in which an item of the meeting is listed (none: every state) */
+  size_t nstates;
+  char **between;        /* states that list an item in the record of the first meeting ending
+                          * after its adopted_at, even when it belongs to no meeting */
+  size_t nbetween;
+  char *fields[GV_RF_COUNT]; /* data path (dotted) of each record field, or NULL */
+  /* A silence procedure note: for items in these states, its deadline and rounds (data
+   * paths) and the action whose late firing is reported as a delay. */
+  char **silence_states;
+  size_t nsilence_states;
+  char *silence_deadline, *silence_rounds, *silence_action;
+} gv_record_decl;
+
 typedef struct gv_workflow {
   char *name;
   gv_i18n title;
@@ -123,8 +158,35 @@ typedef struct gv_workflow {
   gv_remind_decl *reminds;
   size_t nreminds;
   int has_positions;     /* items collect member positions (summaries, hidden results) */
+  char **reservation_stances; /* stances listed as reservations in summaries */
+  size_t nreservation_stances;
+  gv_record_decl record; /* what the meeting record shows of its items */
+  char *agenda_adopt;    /* the action taken for each of its items when a meeting's agenda is adopted, or NULL */
+  json_t *modules;       /* the modules it used: {name: {path, source}}, or NULL; covered by sha256 */
   void *lua;             /* the version's sandbox (gv_sandbox *) */
 } gv_workflow;
+
+struct lua_State;
+
+/* What a workflow file is loaded with beyond its own text. */
+typedef struct gv_workflow_env {
+  const gv_sandbox_limits *limits; /* NULL: the defaults */
+  /* Adds the runtime's globals (now, dates, gavel, ...) to the environment table at env of
+   * the file and of each module it uses. NULL: none (enough to check a file). */
+  void (*install)(struct lua_State *L, int env, void *ud);
+  void *install_ud;
+  /* Modules for `use "name"`: stored ones {name: {path, source}} (a stored version loads
+   * only from these), or NULL to read lib_dir/NAME.lua (NULL lib_dir: lib/ beside the file). */
+  const json_t *modules;
+  const char *lib_dir;
+} gv_workflow_env;
+
+/* Loads and checks a workflow from source against forum f with env (may be NULL). On
+ * success *out is the workflow; its sha256 covers its source and the modules it used.
+ * Errors as gv_workflow_load; an error inside a module names the module's file. */
+int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv_forum *f,
+                         const gv_workflow_env *env, gv_workflow **out, gv_error *errs, size_t maxerrs,
+                         size_t *nerrs);
 
 /* Loads and checks a workflow from source against forum f. On success *out is the
  * workflow (free with gv_workflow_free). On mistakes returns GV_ECONFIG and fills up to
@@ -143,6 +205,10 @@ void gv_workflow_free(gv_workflow *w);
 const gv_action *gv_workflow_action(const gv_workflow *w, const char *name);
 const gv_state_decl *gv_workflow_state(const gv_workflow *w, const char *name);
 const gv_timer_decl *gv_workflow_timer(const gv_workflow *w, const char *name);
+/* Whether state is listed in l (n entries). */
+int gv_name_in(char *const *l, size_t n, const char *state);
+/* The value at a dotted path ("silence.deadline") of data, or NULL. Borrowed. */
+json_t *gv_data_path(const json_t *data, const char *path);
 int gv_action_from(const gv_action *a, const char *state);
 int gv_action_to(const gv_action *a, const char *state);
 

@@ -312,7 +312,8 @@ int gv_store_counter_next(gv_store *s, const char *forum_id, const char *name, i
 /* ---- Workflow versions ------------------------------------------------------------------- */
 
 int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, const char *source,
-                           const char *path, int64_t now, int64_t *id, int *created, gv_error *err) {
+                           const char *modules, const char *path, int64_t now, int64_t *id, int *created,
+                           gv_error *err) {
   *created = 0;
   sqlite3_stmt *st = st_prep(s, "SELECT id FROM workflow_versions WHERE sha256 = ?", err);
   if (st == NULL) return GV_ESTORE;
@@ -324,13 +325,14 @@ int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, co
     return GV_OK;
   }
   sqlite3_reset(st);
-  st = st_prep(s, "INSERT INTO workflow_versions(name, sha256, source, path, created_at) VALUES (?, ?, ?, ?, ?)", err);
+  st = st_prep(s, "INSERT INTO workflow_versions(name, sha256, source, path, created_at, modules) VALUES (?, ?, ?, ?, ?, ?)", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
   st_bind_opt(st, 4, path);
   sqlite3_bind_int64(st, 5, now);
+  st_bind_opt(st, 6, modules);
   rc = st_exec(s, st, err);
   if (rc != GV_OK) return rc;
   *id = sqlite3_last_insert_rowid(s->db);
@@ -338,9 +340,9 @@ int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, co
   return GV_OK;
 }
 
-int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **path, char sha256[65],
-                           gv_error *err) {
-  sqlite3_stmt *st = st_prep(s, "SELECT name, source, path, sha256 FROM workflow_versions WHERE id = ?", err);
+int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **modules, char **path,
+                           char sha256[65], gv_error *err) {
+  sqlite3_stmt *st = st_prep(s, "SELECT name, source, path, sha256, modules FROM workflow_versions WHERE id = ?", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, id);
   int rc = sqlite3_step(st);
@@ -349,6 +351,7 @@ int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, 
     *source = st_col_dup(st, 1);
     *path = st_col_dup(st, 2);
     st_col_copy(st, 3, sha256, 65);
+    *modules = st_col_dup(st, 4);
   }
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? GV_OK : gv_error_set(err, GV_ENOTFOUND, NULL, "no workflow version %lld", (long long)id);

@@ -193,6 +193,9 @@ static const gv_migration migrations[] = {
    "  applied_at INTEGER NOT NULL,"
    "  PRIMARY KEY (plugin, version)"
    ") WITHOUT ROWID;"},
+  {3, "workflow modules",
+   /* JSON {name: {path, source}}: the modules a version used, covered by its sha256. */
+   "ALTER TABLE workflow_versions ADD COLUMN modules TEXT;"},
 };
 
 const gv_migration *gv_store_migrations(size_t *count) {

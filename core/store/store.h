@@ -330,11 +330,15 @@ int gv_store_timers_of(gv_store *s, int64_t item_id, json_t **out, gv_error *err
 int gv_store_counter_next(gv_store *s, const char *forum_id, const char *name, int year, int64_t *out,
                           gv_error *err);
 
-/* Stores a workflow version (if its hash is new). Sets *id; *created is 1 if inserted. */
+/* Stores a workflow version (if its hash is new), with the modules it used (JSON
+ * {name: {path, source}}, or NULL). Sets *id; *created is 1 if inserted. */
 int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, const char *source,
-                           const char *path, int64_t now, int64_t *id, int *created, gv_error *err);
-/* Reads a stored version; the caller frees *name, *source and *path. */
-int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **path, char sha256[65],
+                           const char *modules, const char *path, int64_t now, int64_t *id, int *created,
+                           gv_error *err);
+/* Reads a stored version; the caller frees *name, *source, *modules (NULL if it used
+ * none) and *path. */
+int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **modules, char **path,
+                           char sha256[65],
                            gv_error *err);
 /* The version new items of workflow name use in forum. */
 int gv_store_wfcurrent_set(gv_store *s, const char *forum_id, const char *name, int64_t version_id,

@@ -1,0 +1,30 @@
+/* Small lookups on a loaded workflow's model that need no Lua: record field names, state lists, data paths. */
+#include "model/workflow.h"
+
+#include <string.h>
+
+static const char *const record_fields[GV_RF_COUNT] = {
+    "description", "question", "number", "text", "adopted_at", "reservations", "objections", "extensions"};
+
+const char *gv_record_field_name(gv_record_field f) {
+  return f >= 0 && f < GV_RF_COUNT ? record_fields[f] : NULL;
+}
+
+int gv_name_in(char *const *l, size_t n, const char *state) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(l[i], state) == 0) return 1;
+  return 0;
+}
+
+json_t *gv_data_path(const json_t *data, const char *path) {
+  if (path == NULL) return NULL;
+  const json_t *v = data;
+  const char *p = path;
+  while (v && *p) {
+    const char *dot = strchr(p, '.');
+    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    v = json_object_getn(v, p, n);
+    p = dot ? dot + 1 : p + n;
+  }
+  return (json_t *)v;
+}
