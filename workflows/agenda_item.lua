@@ -10,7 +10,7 @@ local function check_cutoff(meeting_id)
   local m = gavel.meeting(meeting_id)
   local days = forum.rules.agenda_cutoff_days or 0
   if days > 0 then
-    local last_day = dates.add(m.starts_at, -days * 86400000)
+    local last_day = dates.sub(m.starts_at, days .. "d")
     if now() >= last_day then
       reject("meeting", "items for the meeting starting on " .. m.starts_on .. " could be proposed until " ..
              dates.day(last_day) .. " (" .. days .. " days before it)")
@@ -123,5 +123,22 @@ workflow "agenda_item" {
     by = "proposer",
     from = { "proposed", "accepted", "returned", "scheduled", "deferred" },
     to = "withdrawn",
+  },
+
+  -- Adopting a meeting's agenda adopts every item scheduled for it.
+  agenda { on_adopt = "adopt" },
+
+  -- The record's adopted agenda: the items of the meeting on its agenda or adopted with it.
+  record { section = "agenda", states = { "scheduled", "adopted" }, fields = { description = "description" } },
+
+  history {
+    propose  = { en = "{actor} proposed the item", fr = "{actor} a proposé le point" },
+    accept   = { en = "{actor} accepted the item", fr = "{actor} a accepté le point" },
+    ["return"] = { en = "{actor} returned the item to its proposer: {reason}", fr = "{actor} a renvoyé le point à son auteur : {reason}" },
+    resubmit = { en = "{actor} resubmitted the item", fr = "{actor} a soumis le point à nouveau" },
+    schedule = { en = "{actor} placed the item on a meeting's agenda", fr = "{actor} a inscrit le point à l'ordre du jour d'une réunion" },
+    adopt    = { en = "Adopted with the agenda", fr = "Adopté avec l'ordre du jour" },
+    defer    = { en = "{actor} deferred the item: {reason}", fr = "{actor} a reporté le point : {reason}" },
+    withdraw = { en = "{actor} withdrew the item", fr = "{actor} a retiré le point" },
   },
 }

@@ -7,6 +7,9 @@
 -- the secretariat and the chair until the consultation closes. It closes at the
 -- deadline, or early when every state answered if close_when_all_answered is set.
 
+local extensions = use "extensions"
+local drafts = use "drafts"
+
 local DEFAULT_STANCES = { "support", "support_with_reservations", "oppose", "abstain" }
 
 -- Closes early when asked to and nobody is left to answer.
@@ -24,6 +27,7 @@ workflow "consultation" {
     closed = { en = "Closed", fr = "Close" },
   },
   positions = true,
+  reservations = { "support_with_reservations" }, -- stances the summary lists as reservations
 
   create {
     by = "secretariat",
@@ -48,12 +52,7 @@ workflow "consultation" {
     notify = "members",
     run = function(item, p)
       item.data.options = p.options or DEFAULT_STANCES
-      if p.draft then
-        local d = gavel.item(p.draft.item)
-        if not d.data.versions or not d.data.versions[p.draft.version] then
-          reject("draft.version", "draft " .. p.draft.item .. " has no version " .. p.draft.version)
-        end
-      end
+      drafts.check_version(p.draft, "draft.version")
       if p.visibility == "hidden_until_close" then
         item:seal()
       end
@@ -108,15 +107,7 @@ workflow "consultation" {
       reason   = str { required = true, max = 2000, label = { en = "Reason", fr = "Motif" } },
     },
     run = function(item, p, caller)
-      if p.deadline <= item.data.deadline then
-        reject("deadline", "the new deadline must be later than the current one, " .. item.data.deadline)
-      end
-      local extensions = item.data.extensions or {}
-      extensions[#extensions + 1] = {
-        from = item.data.deadline, to = p.deadline, reason = p.reason, by = caller.username, at = now(),
-      }
-      item.data.extensions = extensions
-      item.data.deadline = p.deadline
+      extensions.extend(item, "deadline", p, caller)
     end,
   },
 
@@ -139,5 +130,18 @@ workflow "consultation" {
       item:unseal()               -- hidden results become visible to all at close
       item.data.closed_at = now()
     end,
+  },
+
+  -- The meeting record lists the consultations of the meeting with each state's position.
+  record { section = "consultations", fields = { question = "question" } },
+
+  history {
+    create           = { en = "{actor} opened the consultation", fr = "{actor} a ouvert la consultation" },
+    submit_position  = { en = "{member} submitted its position", fr = "{member} a soumis sa position" },
+    record_on_behalf = { en = "{actor} recorded the position of {member} received in writing ({reference})",
+                         fr = "{actor} a enregistré la position de {member} reçue par écrit ({reference})" },
+    extend_deadline  = { en = "{actor} extended the deadline to {deadline}: {reason}",
+                         fr = "{actor} a prolongé le délai jusqu'au {deadline} : {reason}" },
+    close            = { en = "The consultation was closed", fr = "La consultation a été close" },
   },
 }

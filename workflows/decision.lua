@@ -6,6 +6,10 @@
 -- before the deadline, the decision is adopted by silence when the deadline passes,
 -- automatically. Adopted decisions are numbered per forum and year (MiDIOCC/2026/1).
 
+local silence = use "silence"
+local extensions = use "extensions"
+local drafts = use "drafts"
+
 local OUTCOMES = { "adopted_by_consensus", "adopted_with_reservations", "not_adopted", "deferred" }
 
 local function add_version(item, text, note, by)
@@ -19,15 +23,6 @@ local function adopt(item, outcome)
   item.data.outcome = outcome
   item.data.number = item:next_number("decision")
   item.data.adopted_at = now()
-end
-
-local function record_objection(item, objection)
-  local objections = item.data.objections or {}
-  objection.round = item.data.silence.round
-  objections[#objections + 1] = objection
-  item.data.objections = objections
-  item.data.silence.broken_by = objection.member
-  item.data.silence.broken_at = now()
 end
 
 workflow "decision" {
@@ -61,12 +56,7 @@ workflow "decision" {
     },
     to = "open",
     run = function(item, p, caller)
-      if p.draft then
-        local d = gavel.item(p.draft.item)
-        if not d.data.versions or not d.data.versions[p.draft.version] then
-          reject("draft.version", "draft " .. p.draft.item .. " has no version " .. p.draft.version)
-        end
-      end
+      drafts.check_version(p.draft, "draft.version")
       add_version(item, p.text, nil, caller.username)
     end,
   },
@@ -150,19 +140,7 @@ workflow "decision" {
       deadline = time { required = true, after = "now", label = { en = "Silence deadline", fr = "Fin du délai de silence" } },
     },
     run = function(item, p)
-      local earliest = dates.add(now(), forum.rules.min_silence_ms)
-      if p.deadline < earliest then
-        reject("deadline", "the silence period must last at least " .. forum.rules.min_silence ..
-               ": the deadline must be " .. earliest .. " or later")
-      end
-      local previous = item.data.silence
-      item.data.silence = {
-        round = previous and previous.round + 1 or 1,
-        started_at = now(),
-        deadline = p.deadline,
-        text_version = #item.data.versions,
-      }
-      item.data.silence_deadline = p.deadline
+      silence.start(item, p.deadline, #item.data.versions)
     end,
   },
 
@@ -177,7 +155,7 @@ workflow "decision" {
       reason = str { required = true, max = 20000, label = { en = "Objection", fr = "Objection" } },
     },
     run = function(item, p, caller)
-      record_objection(item, { member = caller.member, reason = p.reason, by = caller.username, at = now() })
+      silence.object(item, { member = caller.member, reason = p.reason, by = caller.username, at = now() })
     end,
   },
 
@@ -195,18 +173,8 @@ workflow "decision" {
       received_at = time { required = true, label = { en = "Received at", fr = "Reçue le" } },
     },
     run = function(item, p, caller)
-      if p.received_at >= item.data.silence.deadline then
-        reject("received_at", "the objection must have been received before the silence deadline, " ..
-               item.data.silence.deadline)
-      end
-      if p.received_at < item.data.silence.started_at then
-        reject("received_at", "the objection was received before the text was circulated on " ..
-               item.data.silence.started_at)
-      end
-      if p.received_at > now() then
-        reject("received_at", "received_at cannot be in the future")
-      end
-      record_objection(item, {
+      silence.check_received(item, p.received_at)
+      silence.object(item, {
         member = p.member, reason = p.reason, reference = p.reference, received_at = p.received_at,
         on_behalf = true, by = caller.username, at = now(),
       })
@@ -222,18 +190,7 @@ workflow "decision" {
       reason   = str { required = true, max = 2000, label = { en = "Reason", fr = "Motif" } },
     },
     run = function(item, p, caller)
-      local silence = item.data.silence
-      if p.deadline <= silence.deadline then
-        reject("deadline", "the new deadline must be later than the current one, " .. silence.deadline)
-      end
-      local extensions = item.data.extensions or {}
-      extensions[#extensions + 1] = {
-        from = silence.deadline, to = p.deadline, reason = p.reason, by = caller.username, at = now(),
-      }
-      item.data.extensions = extensions
-      silence.deadline = p.deadline
-      item.data.silence = silence
-      item.data.silence_deadline = p.deadline
+      extensions.extend(item, "silence.deadline", p, caller)
     end,
   },
 
@@ -257,5 +214,37 @@ workflow "decision" {
     params = { reason = str { max = 2000, label = { en = "Reason", fr = "Motif" } } },
   },
 
-  timer "silence" { at = "silence_deadline", from = "under_silence", fire = "adopt_by_silence" },
+  timer "silence" { at = "silence.deadline", from = "under_silence", fire = "adopt_by_silence" },
+
+  -- The meeting record: decisions taken in the meeting, and those adopted by silence since
+  -- the previous meeting (placed by their adoption time), with the silence round.
+  record {
+    section = "decisions",
+    states = { "adopted_by_silence", "adopted_by_consensus", "adopted_with_reservations", "not_adopted", "deferred" },
+    between_meetings = { "adopted_by_silence" },
+    fields = {
+      number = "number", text = "text", adopted_at = "adopted_at",
+      reservations = "reservations", objections = "objections", extensions = "extensions",
+    },
+    silence = {
+      states = { "adopted_by_silence" }, deadline = "silence.deadline", rounds = "silence.round",
+      action = "adopt_by_silence",
+    },
+  },
+
+  history {
+    create                     = { en = "{actor} created the decision", fr = "{actor} a créé la décision" },
+    revise                     = { en = "{actor} revised the text", fr = "{actor} a révisé le texte" },
+    refer_to_meeting           = { en = "{actor} referred the decision to a meeting", fr = "{actor} a renvoyé la décision à une réunion" },
+    record_outcome             = { en = "{actor} recorded the outcome: {state}", fr = "{actor} a consigné le résultat : {state}" },
+    circulate_for_silence      = { en = "{actor} circulated the text under silence procedure until {deadline}",
+                                   fr = "{actor} a diffusé le texte en procédure d'approbation tacite jusqu'au {deadline}" },
+    break_silence              = { en = "{member} broke silence: {reason}", fr = "{member} a rompu le silence : {reason}" },
+    record_objection_on_behalf = { en = "{actor} recorded an objection from {member} ({reference}): {reason}",
+                                   fr = "{actor} a enregistré une objection de {member} ({reference}) : {reason}" },
+    extend_silence             = { en = "{actor} extended the silence period to {deadline}: {reason}",
+                                   fr = "{actor} a prolongé le délai de silence jusqu'au {deadline} : {reason}" },
+    adopt_by_silence           = { en = "Adopted by silence procedure", fr = "Adoptée par procédure d'approbation tacite" },
+    withdraw                   = { en = "{actor} withdrew the decision", fr = "{actor} a retiré la décision" },
+  },
 }

@@ -179,4 +179,17 @@ workflow "draft" {
   },
 
   timer "comments" { at = "comment_deadline", from = "circulating", fire = "close_comments" },
+
+  history {
+    create            = { en = "{actor} created the draft", fr = "{actor} a créé le projet" },
+    circulate         = { en = "{actor} circulated the draft for comments until {comment_deadline}",
+                          fr = "{actor} a diffusé le projet pour observations jusqu'au {comment_deadline}" },
+    comment           = { en = "{actor} commented on paragraph {paragraph} of version {version}",
+                          fr = "{actor} a commenté le paragraphe {paragraph} de la version {version}" },
+    propose_amendment = { en = "{member} proposed an amendment to paragraph {paragraph} of version {version}",
+                          fr = "{member} a proposé un amendement au paragraphe {paragraph} de la version {version}" },
+    revise            = { en = "{actor} issued a revision", fr = "{actor} a publié une révision" },
+    finalize          = { en = "{actor} locked the final version", fr = "{actor} a arrêté la version définitive" },
+    close_comments    = { en = "The comment period ended", fr = "La période d'observations a pris fin" },
+  },
 }

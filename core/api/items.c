@@ -478,25 +478,29 @@ static int get_meeting(gv_call *c, gv_meeting *m) {
   return 0;
 }
 
+/* The workflow version an item (as a brief view) runs on, or NULL. */
+static const gv_workflow *item_workflow(gv_call *c, const json_t *it) {
+  return gv_engine_workflow_version(c->srv->e, c->srv->forum->id, json_integer_value(json_object_get(it, "version_id")),
+                                    NULL);
+}
+
 void h_meeting(gv_call *c) {
   gv_meeting m = {0};
   if (get_meeting(c, &m)) return;
   json_t *o = meeting_json(&m);
-  json_t *agenda = meeting_items(c, m.id, "agenda_item");
-  json_t *kept = json_array();
+  /* Items of workflows whose record declaration puts them in the agenda section form the
+   * agenda (in the states it lists); every other item of the meeting is listed as such. */
+  json_t *all = meeting_items(c, m.id, NULL);
+  json_t *kept = json_array(), *others = json_array();
   size_t i;
   json_t *it;
-  json_array_foreach(agenda, i, it) {
-    const char *st = json_string_value(json_object_get(it, "state"));
-    if (strcmp(st, "scheduled") == 0 || strcmp(st, "adopted") == 0) json_array_append(kept, it);
+  json_array_foreach(all, i, it) {
+    const gv_workflow *w = item_workflow(c, it);
+    if (w == NULL || w->record.section != GV_RECORD_AGENDA) json_array_append(others, it);
+    else if (gv_record_lists(w, json_string_value(json_object_get(it, "state")))) json_array_append(kept, it);
   }
-  json_decref(agenda);
-  json_object_set_new(o, "agenda", kept);
-  json_t *all = meeting_items(c, m.id, NULL);
-  json_t *others = json_array();
-  json_array_foreach(all, i, it) if (strcmp(json_string_value(json_object_get(it, "workflow")), "agenda_item") != 0)
-    json_array_append(others, it);
   json_decref(all);
+  json_object_set_new(o, "agenda", kept);
   json_object_set_new(o, "items", others);
   gv_meeting_clear(&m);
   api_json(c, 200, o);
@@ -535,25 +539,36 @@ void h_meeting_adopt_agenda(gv_call *c) {
     api_error(c, GV_ESTATE, "the agenda of this meeting is already adopted", NULL);
     return;
   }
+  /* Each item of the meeting whose workflow declares agenda { on_adopt = "action" } takes
+   * that action, if its state allows it, all in one transaction. */
   gv_item_filter f = {0};
   f.forum_id = c->srv->forum->id;
   f.meeting_id = mid;
-  f.workflow = "agenda_item";
-  f.state = "scheduled";
   f.limit = 1000;
   gv_item_row *rows = NULL;
-  size_t n = 0;
+  size_t total = 0, n = 0;
   gv_error err;
-  if (gv_store_item_list(gv_engine_store(c->srv->e), &f, &rows, &n, &err) != GV_OK) {
+  if (gv_store_item_list(gv_engine_store(c->srv->e), &f, &rows, &total, &err) != GV_OK) {
     api_gv_error(c, &err);
     return;
   }
-  gv_action_req *reqs = calloc(n + 1, sizeof *reqs);
-  gv_action_res *res = calloc(n + 1, sizeof *res);
-  for (size_t i = 0; i < n; i++) {
-    reqs[i].caller = &c->caller;
-    reqs[i].item_id = rows[i].id;
-    reqs[i].action = "adopt";
+  gv_action_req *reqs = calloc(total + 1, sizeof *reqs);
+  gv_action_res *res = calloc(total + 1, sizeof *res);
+  for (size_t i = 0; i < total; i++) {
+    const gv_workflow *w = gv_engine_workflow_version(c->srv->e, f.forum_id, rows[i].version_id, NULL);
+    const gv_action *a = w && w->agenda_adopt ? gv_workflow_action(w, w->agenda_adopt) : NULL;
+    if (a == NULL || !gv_action_from(a, rows[i].state)) {
+      gv_item_row_clear(&rows[i]);
+      continue;
+    }
+    reqs[n].caller = &c->caller;
+    reqs[n].item_id = rows[i].id;
+    reqs[n].action = a->name;
+    if (n != i) {
+      rows[n] = rows[i];
+      memset(&rows[i], 0, sizeof rows[i]);
+    }
+    n++;
   }
   adopt_ctx x = {c, 0};
   int64_t started = gv_engine_now(c->srv->e);

@@ -84,25 +84,37 @@ static int open_engine(runner *r, gv_error *err) {
   return 0;
 }
 
-/* A fresh database with the forum, its demo users and the workflows. */
-static int setup(runner *r, gv_error *err) {
-  snprintf(r->dir, sizeof r->dir, "/tmp/gavel-scenario-XXXXXX");
-  if (mkdtemp(r->dir) == NULL) return gv_error_set(err, GV_EIO, NULL, "cannot create a temporary directory");
-  snprintf(r->db, sizeof r->db, "%s/scenario.db", r->dir);
-  snprintf(r->wfdir, sizeof r->wfdir, "%s/workflows", r->dir);
-  mkdir(r->wfdir, 0700);
-  DIR *d = opendir(r->o->workflows_dir);
-  if (d == NULL) return gv_error_set(err, GV_ENOTFOUND, NULL, "cannot read %s", r->o->workflows_dir);
+/* Copies the *.lua files of directory from into to (which is created). */
+static void copy_lua_files(const char *from, const char *to) {
+  mkdir(to, 0700);
+  DIR *d = opendir(from);
+  if (d == NULL) return;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     size_t n = strlen(de->d_name);
     if (n < 5 || strcmp(de->d_name + n - 4, ".lua") != 0) continue;
     char a[600], b[600];
-    snprintf(a, sizeof a, "%s/%s", r->o->workflows_dir, de->d_name);
-    snprintf(b, sizeof b, "%s/%s", r->wfdir, de->d_name);
+    snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+    snprintf(b, sizeof b, "%s/%s", to, de->d_name);
     copy_file(a, b);
   }
   closedir(d);
+}
+
+/* A fresh database with the forum, its demo users and the workflows (with their modules). */
+static int setup(runner *r, gv_error *err) {
+  snprintf(r->dir, sizeof r->dir, "/tmp/gavel-scenario-XXXXXX");
+  if (mkdtemp(r->dir) == NULL) return gv_error_set(err, GV_EIO, NULL, "cannot create a temporary directory");
+  snprintf(r->db, sizeof r->db, "%s/scenario.db", r->dir);
+  snprintf(r->wfdir, sizeof r->wfdir, "%s/workflows", r->dir);
+  DIR *d = opendir(r->o->workflows_dir);
+  if (d == NULL) return gv_error_set(err, GV_ENOTFOUND, NULL, "cannot read %s", r->o->workflows_dir);
+  closedir(d);
+  copy_lua_files(r->o->workflows_dir, r->wfdir);
+  char lib_from[600], lib_to[600];
+  snprintf(lib_from, sizeof lib_from, "%s/lib", r->o->workflows_dir);
+  snprintf(lib_to, sizeof lib_to, "%s/lib", r->wfdir);
+  copy_lua_files(lib_from, lib_to);
   gv_store *s;
   if (gv_store_open(r->db, GV_STORE_CREATE, &s, err) != GV_OK) return -1;
   int rc = gv_store_begin(s, err);
@@ -490,14 +502,20 @@ static int t_record(lua_State *L) {
   return 1;
 }
 
-/* t:write_workflow("file.lua", source): edits a workflow file and reloads (like a
- * secretariat editing it and the server being restarted). */
+/* A workflow file name, or lib/NAME for a module: nothing that leaves the directory. */
+static int bad_name(const char *name) {
+  const char *rest = strncmp(name, "lib/", 4) == 0 ? name + 4 : name;
+  return *rest == '\0' || strchr(rest, '/') != NULL || rest[0] == '.';
+}
+
+/* t:write_workflow("file.lua" or "lib/module.lua", source): edits a workflow file or a
+ * module and reloads (like a secretariat editing it and the server being restarted). */
 static int t_write_workflow(lua_State *L) {
   runner *r = R(L);
   const char *name = luaL_checkstring(L, 2);
   size_t len;
   const char *src = luaL_checklstring(L, 3, &len);
-  if (strchr(name, '/')) return luaL_error(L, "a file name, not a path");
+  if (bad_name(name)) return luaL_error(L, "a file name (or lib/NAME.lua), not a path");
   char path[600];
   snprintf(path, sizeof path, "%s/%s", r->wfdir, name);
   FILE *f = fopen(path, "wb");
@@ -516,7 +534,7 @@ static int t_write_workflow(lua_State *L) {
 static int t_remove_workflow(lua_State *L) {
   runner *r = R(L);
   const char *name = luaL_checkstring(L, 2);
-  if (strchr(name, '/')) return luaL_error(L, "a file name, not a path");
+  if (bad_name(name)) return luaL_error(L, "a file name (or lib/NAME.lua), not a path");
   char path[600];
   snprintf(path, sizeof path, "%s/%s", r->wfdir, name);
   if (unlink(path) != 0) return luaL_error(L, "no workflow file %s", name);

@@ -387,11 +387,11 @@ static void flush_incident(gv_engine *e) {
   x->set = 0;
 }
 
-/* Time of item data field (RFC 3339 string) or 0. */
-static int64_t data_time(const char *data, const char *field) {
+/* Time at a data path ("deadline", "silence.deadline") of the item (RFC 3339 string) or 0. */
+static int64_t data_time(const char *data, const char *path) {
   json_t *d = json_loads(data ? data : "{}", 0, NULL);
   int64_t ms = 0;
-  const char *s = json_string_value(json_object_get(d, field));
+  const char *s = json_string_value(gv_data_path(d, path));
   if (s == NULL || gv_time_parse(s, &ms) != GV_OK) ms = 0;
   json_decref(d);
   return ms;

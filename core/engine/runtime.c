@@ -62,6 +62,14 @@ static int l_dates_add(lua_State *L) {
   return 1;
 }
 
+/* dates.sub(t, "14d"): the time that long before t. */
+static int l_dates_sub(lua_State *L) {
+  int64_t t = check_time(L, 1) - check_duration(L, 2);
+  char ts[GV_TIME_BUFSZ];
+  lua_pushstring(L, gv_time_format(t, ts));
+  return 1;
+}
+
 static int l_dates_diff(lua_State *L) {
   lua_pushinteger(L, check_time(L, 1) - check_time(L, 2));
   return 1;
@@ -198,7 +206,7 @@ void gv_runtime_install(lua_State *L, int env, void *ud) {
   lua_setfield(L, env, "now");
   lua_pushcfunction(L, l_duration);
   lua_setfield(L, env, "duration");
-  static const luaL_Reg dates[] = {{"add", l_dates_add}, {"diff", l_dates_diff}, {"parse", l_dates_parse},
+  static const luaL_Reg dates[] = {{"add", l_dates_add}, {"sub", l_dates_sub}, {"diff", l_dates_diff}, {"parse", l_dates_parse},
                                    {"day", l_dates_day}, {NULL, NULL}};
   luaL_newlib(L, dates);
   lua_setfield(L, env, "dates");

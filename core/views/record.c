@@ -44,33 +44,45 @@ static json_t *event_of(gv_engine *e, const char *forum_id, int64_t item_id, con
   return found;
 }
 
+/* A copy of the value at path of data (a new reference), or NULL when there is none. */
+static json_t *field_of(const json_t *data, const gv_record_decl *rd, gv_record_field f) {
+  json_t *v = gv_data_path(data, rd->fields[f]);
+  return v ? json_incref(v) : NULL;
+}
+
+/* The list at field f, or an empty list. */
+static json_t *list_of(const json_t *data, const gv_record_decl *rd, gv_record_field f) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *x;
+  json_array_foreach(gv_data_path(data, rd->fields[f]), i, x) json_array_append(out, x);
+  return out;
+}
+
+static json_t *or_null(json_t *v) { return v ? v : json_null(); }
+
 static json_t *decision_json(gv_engine *e, const gv_forum *f, const gv_item_row *r, const gv_workflow *w) {
+  const gv_record_decl *rd = &w->record;
   json_t *data = json_loads(r->data, 0, NULL);
   json_t *d = json_object();
   json_object_set_new(d, "item_id", json_integer(r->id));
   json_object_set_new(d, "title", json_loads(r->title, JSON_DECODE_ANY, NULL));
-  json_object_set(d, "number", json_object_get(data, "number") ? json_object_get(data, "number") : json_null());
+  json_object_set_new(d, "number", or_null(field_of(data, rd, GV_RF_NUMBER)));
   json_object_set_new(d, "outcome", json_string(r->state));
   json_object_set_new(d, "outcome_label", state_label(w, r->state));
-  json_object_set(d, "text", json_object_get(data, "text"));
-  json_object_set(d, "adopted_at", json_object_get(data, "adopted_at") ? json_object_get(data, "adopted_at") : json_null());
-  json_t *res = json_array();
-  size_t i;
-  json_t *x;
-  json_array_foreach(json_object_get(data, "reservations"), i, x) json_array_append(res, x);
-  json_object_set_new(d, "reservations", res);
-  json_t *obj = json_array();
-  json_array_foreach(json_object_get(data, "objections"), i, x) json_array_append(obj, x);
-  json_object_set_new(d, "objections", obj);
-  json_t *ext = json_array();
-  json_array_foreach(json_object_get(data, "extensions"), i, x) json_array_append(ext, x);
-  json_object_set_new(d, "extensions", ext);
-  if (strcmp(r->state, "adopted_by_silence") == 0) {
-    json_t *ev = event_of(e, f->id, r->id, "adopt_by_silence");
+  json_t *text = field_of(data, rd, GV_RF_TEXT);
+  if (text) json_object_set_new(d, "text", text);
+  json_object_set_new(d, "adopted_at", or_null(field_of(data, rd, GV_RF_ADOPTED_AT)));
+  json_object_set_new(d, "reservations", list_of(data, rd, GV_RF_RESERVATIONS));
+  json_object_set_new(d, "objections", list_of(data, rd, GV_RF_OBJECTIONS));
+  json_object_set_new(d, "extensions", list_of(data, rd, GV_RF_EXTENSIONS));
+  if (gv_name_in(rd->silence_states, rd->nsilence_states, r->state)) {
+    json_t *ev = rd->silence_action ? event_of(e, f->id, r->id, rd->silence_action) : NULL;
     json_t *p = ev ? json_object_get(ev, "params") : NULL;
     json_t *silence = json_object();
-    json_object_set(silence, "deadline", json_object_get(json_object_get(data, "silence"), "deadline"));
-    json_object_set(silence, "rounds", json_object_get(json_object_get(data, "silence"), "round"));
+    json_t *v = gv_data_path(data, rd->silence_deadline);
+    if (v) json_object_set(silence, "deadline", v);
+    if ((v = gv_data_path(data, rd->silence_rounds)) != NULL) json_object_set(silence, "rounds", v);
     json_t *delay = p ? json_object_get(p, "delay_seconds") : NULL;
     json_object_set_new(silence, "delay_seconds", delay ? json_incref(delay) : json_integer(0));
     json_object_set_new(d, "silence", silence);
@@ -85,7 +97,8 @@ static json_t *consultation_json(gv_engine *e, const gv_forum *f, const gv_item_
   json_t *c = json_object();
   json_object_set_new(c, "item_id", json_integer(r->id));
   json_object_set_new(c, "title", json_loads(r->title, JSON_DECODE_ANY, NULL));
-  json_object_set(c, "question", json_object_get(data, "question"));
+  json_t *q = field_of(data, &w->record, GV_RF_QUESTION);
+  if (q) json_object_set_new(c, "question", q);
   json_object_set_new(c, "state", json_string(r->state));
   json_object_set_new(c, "state_label", state_label(w, r->state));
   json_t *positions = json_array();
@@ -114,6 +127,104 @@ static json_t *consultation_json(gv_engine *e, const gv_forum *f, const gv_item_
   return c;
 }
 
+static json_t *agenda_json(const gv_item_row *r, const gv_workflow *w) {
+  json_t *data = json_loads(r->data, 0, NULL);
+  json_t *a = json_pack("{s:I, s:o, s:o, s:s, s:o}", "item_id", (json_int_t)r->id, "title",
+                        json_loads(r->title, JSON_DECODE_ANY, NULL), "description",
+                        or_null(field_of(data, &w->record, GV_RF_DESCRIPTION)), "state", r->state, "proposed_by",
+                        r->member[0] ? json_string(r->member) : json_null());
+  json_decref(data);
+  return a;
+}
+
+int gv_record_lists(const gv_workflow *w, const char *state) {
+  const gv_record_decl *rd = &w->record;
+  return rd->section != GV_RECORD_NONE && (rd->nstates == 0 || gv_name_in(rd->states, rd->nstates, state));
+}
+
+/* The sections of one record being gathered, and the window of time between the previous
+ * meeting and this one. */
+typedef struct gather {
+  gv_engine *e;
+  const gv_forum *f;
+  int64_t meeting_id, since, until;
+  json_t *agenda, *decisions, *consultations;
+} gather;
+
+/* Whether the item reached a between-meetings state inside the record's window. */
+static int in_window(const gather *g, const gv_item_row *r, const gv_workflow *w) {
+  const gv_record_decl *rd = &w->record;
+  if (!gv_name_in(rd->between, rd->nbetween, r->state)) return 0;
+  json_t *data = json_loads(r->data, 0, NULL);
+  int64_t at = 0;
+  const char *a = json_string_value(gv_data_path(data, rd->fields[GV_RF_ADOPTED_AT]));
+  int yes = a && gv_time_parse(a, &at) == GV_OK && at > g->since && at <= g->until;
+  json_decref(data);
+  return yes;
+}
+
+/* Adds the item to its section if its workflow's record declaration lists it here. */
+static void consider(gather *g, const gv_item_row *r) {
+  const gv_workflow *w = gv_engine_workflow_version(g->e, g->f->id, r->version_id, NULL);
+  if (w == NULL || w->record.section == GV_RECORD_NONE) return;
+  int here = r->meeting_id == g->meeting_id;
+  if (!(here && gv_record_lists(w, r->state)) && !in_window(g, r, w)) return;
+  switch (w->record.section) {
+    case GV_RECORD_AGENDA: json_array_append_new(g->agenda, agenda_json(r, w)); break;
+    case GV_RECORD_DECISIONS: json_array_append_new(g->decisions, decision_json(g->e, g->f, r, w)); break;
+    case GV_RECORD_CONSULTATIONS: json_array_append_new(g->consultations, consultation_json(g->e, g->f, r, w)); break;
+    default: break;
+  }
+}
+
+/* Runs one indexed item query page by page, considering each row (except those of the
+ * meeting when skip_here: already listed). */
+static int scan(gather *g, gv_item_filter *flt, int skip_here, gv_error *err) {
+  for (;;) {
+    gv_item_row *rows = NULL;
+    size_t n = 0;
+    int rc = gv_store_item_list(gv_engine_store(g->e), flt, &rows, &n, err);
+    if (rc != GV_OK) return rc;
+    for (size_t i = 0; i < n; i++) {
+      flt->after_id = rows[i].id;
+      if (!(skip_here && rows[i].meeting_id == g->meeting_id)) consider(g, &rows[i]);
+      gv_item_row_clear(&rows[i]);
+    }
+    free(rows);
+    if (n < (size_t)flt->limit) return GV_OK;
+  }
+}
+
+/* Items in a between-meetings state belong to the record of the first meeting after they
+ * reached it, even without a meeting: one indexed read per workflow and such state, as
+ * declared by any stored version of the forum's workflows. */
+static void scan_between(gather *g, gv_error *err) {
+  json_t *list = NULL;
+  if (gv_store_wfcurrent_list(gv_engine_store(g->e), g->f->id, &list, NULL) != GV_OK) return;
+  size_t i, k;
+  json_t *wf, *ver;
+  json_array_foreach(list, i, wf) {
+    const char *name = json_string_value(json_object_get(wf, "name"));
+    json_t *states = json_object();
+    json_array_foreach(json_object_get(wf, "versions"), k, ver) {
+      const gv_workflow *w = gv_engine_workflow_version(g->e, g->f->id, json_integer_value(json_object_get(ver, "id")), NULL);
+      for (size_t s = 0; w && s < w->record.nbetween; s++) json_object_set_new(states, w->record.between[s], json_true());
+    }
+    const char *st;
+    json_t *v;
+    json_object_foreach(states, st, v) {
+      gv_item_filter flt = {0};
+      flt.forum_id = g->f->id;
+      flt.limit = 1000;
+      flt.workflow = name;
+      flt.state = st;
+      if (scan(g, &flt, 1, err) != GV_OK) break;
+    }
+    json_decref(states);
+  }
+  json_decref(list);
+}
+
 json_t *gv_record_json(gv_engine *e, const char *forum_id, int64_t meeting_id, gv_error *err) {
   const gv_forum *f = gv_engine_forum(e, forum_id);
   if (f == NULL) {
@@ -128,7 +239,7 @@ json_t *gv_record_json(gv_engine *e, const char *forum_id, int64_t meeting_id, g
     gv_error_set(err, GV_ENOTFOUND, "meeting", "no meeting %lld", (long long)meeting_id);
     return NULL;
   }
-  /* Decisions adopted by silence since the previous meeting belong to this record. */
+  /* Items adopted between meetings since the previous meeting belong to this record. */
   gv_meeting *all = NULL;
   size_t nall = 0;
   gv_store_meeting_list(s, f->id, &all, &nall, NULL);
@@ -139,8 +250,8 @@ json_t *gv_record_json(gv_engine *e, const char *forum_id, int64_t meeting_id, g
     gv_meeting_clear(&all[i]);
   }
   free(all);
-  int64_t since = prev_end[0] ? end_of_day(prev_end, f->time_zone) : 0;
-  int64_t until = end_of_day(m.ends_on, f->time_zone);
+  gather g = {e, f, m.id, prev_end[0] ? end_of_day(prev_end, f->time_zone) : 0, end_of_day(m.ends_on, f->time_zone),
+              json_array(), json_array(), json_array()};
 
   json_t *rec = json_object();
   json_object_set_new(rec, "forum", json_pack("{s:s, s:s, s:o}", "id", f->id, "short_name", f->short_name, "name",
@@ -153,61 +264,16 @@ json_t *gv_record_json(gv_engine *e, const char *forum_id, int64_t meeting_id, g
   for (int i = 0; i < f->nlanguages; i++)
     json_array_append_new(json_object_get(rec, "languages"), json_string(f->languages[i]));
   json_object_set_new(rec, "members", member_names(f));
-  json_t *agenda = json_array(), *decisions = json_array(), *consultations = json_array();
-  /* Two indexed reads: the items of this meeting, then the decisions adopted by silence
-   * (those in the window belong here even without a meeting). */
-  for (int pass = 0; pass < 2; pass++) {
-    gv_item_filter flt = {0};
-    flt.forum_id = f->id;
-    flt.limit = 1000;
-    if (pass == 0) {
-      flt.meeting_id = m.id;
-    } else {
-      flt.workflow = "decision";
-      flt.state = "adopted_by_silence";
-    }
-    for (;;) {
-      gv_item_row *rows = NULL;
-      size_t n = 0;
-      if (gv_store_item_list(s, &flt, &rows, &n, err) != GV_OK) break;
-      for (size_t i = 0; i < n; i++) {
-        gv_item_row *r = &rows[i];
-        flt.after_id = r->id;
-        const gv_workflow *w = gv_engine_workflow_version(e, f->id, r->version_id, NULL);
-        int here = r->meeting_id == m.id;
-        if (pass == 1 && here) continue; /* already listed with the meeting */
-        if (strcmp(r->workflow, "agenda_item") == 0 && here &&
-            (strcmp(r->state, "adopted") == 0 || strcmp(r->state, "scheduled") == 0)) {
-          json_t *data = json_loads(r->data, 0, NULL);
-          json_array_append_new(agenda, json_pack("{s:I, s:o, s:O, s:s, s:o}", "item_id", (json_int_t)r->id, "title",
-                                                  json_loads(r->title, JSON_DECODE_ANY, NULL), "description",
-                                                  json_object_get(data, "description"), "state", r->state,
-                                                  "proposed_by", r->member[0] ? json_string(r->member) : json_null()));
-          json_decref(data);
-        } else if (strcmp(r->workflow, "decision") == 0) {
-          int by_silence = 0;
-          if (strcmp(r->state, "adopted_by_silence") == 0) {
-            json_t *data = json_loads(r->data, 0, NULL);
-            int64_t at = 0;
-            const char *a = json_string_value(json_object_get(data, "adopted_at"));
-            if (a && gv_time_parse(a, &at) == GV_OK && at > since && at <= until) by_silence = 1;
-            json_decref(data);
-          }
-          int decided = strcmp(r->state, "open") != 0 && strcmp(r->state, "under_silence") != 0 &&
-                        strcmp(r->state, "silence_broken") != 0 && strcmp(r->state, "withdrawn") != 0;
-          if ((here && decided) || by_silence) json_array_append_new(decisions, decision_json(e, f, r, w));
-        } else if (strcmp(r->workflow, "consultation") == 0 && here) {
-          json_array_append_new(consultations, consultation_json(e, f, r, w));
-        }
-      }
-      for (size_t i = 0; i < n; i++) gv_item_row_clear(&rows[i]);
-      free(rows);
-      if (n < (size_t)flt.limit) break;
-    }
-  }
-  json_object_set_new(rec, "agenda", agenda);
-  json_object_set_new(rec, "decisions", decisions);
-  json_object_set_new(rec, "consultations", consultations);
+  /* The items of this meeting, then those placed here by the time they were adopted. */
+  gv_item_filter flt = {0};
+  flt.forum_id = f->id;
+  flt.limit = 1000;
+  flt.meeting_id = m.id;
+  scan(&g, &flt, 0, err);
+  scan_between(&g, err);
+  json_object_set_new(rec, "agenda", g.agenda);
+  json_object_set_new(rec, "decisions", g.decisions);
+  json_object_set_new(rec, "consultations", g.consultations);
   gv_meeting_clear(&m);
   return rec;
 }

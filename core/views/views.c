@@ -84,7 +84,8 @@ json_t *gv_view_positions(gv_engine *e, const gv_caller *reader, int64_t item_id
 }
 
 /* Who answered, who is pending, stances and reservations as reader may see them. */
-static json_t *summary(gv_engine *e, const gv_forum *f, const gv_caller *reader, const gv_item_row *r) {
+static json_t *summary(gv_engine *e, const gv_forum *f, const gv_workflow *w, const gv_caller *reader,
+                       const gv_item_row *r) {
   json_t *raw = NULL;
   if (gv_store_positions(gv_engine_store(e), r->id, 0, &raw, NULL) != GV_OK) return json_null();
   json_t *answered = json_array(), *pending = json_array(), *members = json_array();
@@ -107,7 +108,7 @@ static json_t *summary(gv_engine *e, const gv_forum *f, const gv_caller *reader,
         json_object_set(mo, "reference", json_object_get(p, "reference"));
         json_t *c = json_object_get(counts, stance);
         json_object_set_new(counts, stance, json_integer(c ? json_integer_value(c) + 1 : 1));
-        if (stance && strcmp(stance, "support_with_reservations") == 0)
+        if (stance && gv_name_in(w->reservation_stances, w->nreservation_stances, stance))
           json_array_append_new(reservations, json_pack("{s:s, s:O}", "member", code, "statement",
                                                         json_object_get(p, "statement")));
       } else {
@@ -231,7 +232,7 @@ json_t *gv_view_item(gv_engine *e, const gv_caller *reader, int64_t item_id, gv_
   json_object_set_new(o, "workflow_title", i18n_json(&w->title));
   json_object_set_new(o, "version_sha256", json_string(w->sha256));
   json_object_set_new(o, "actions", actions_for(e, f, w, reader, &r, data));
-  if (w->has_positions) json_object_set_new(o, "summary", summary(e, f, reader, &r));
+  if (w->has_positions) json_object_set_new(o, "summary", summary(e, f, w, reader, &r));
   json_object_set_new(o, "data", data);
   gv_item_row_clear(&r);
   return o;
