@@ -313,6 +313,22 @@ void h_item_diff(gv_call *c) {
   api_json(c, 200, json_pack("{s:I, s:I, s:s, s:o}", "from", (json_int_t)from, "to", (json_int_t)to, "lang", l, "diff", d));
 }
 
+/* What a workflow says of itself for pages and emails: its states and actions with their
+ * labels and history sentences, in every forum language, so none hard-codes them. */
+static void describe_workflow(json_t *o, const gv_workflow *wf) {
+  json_t *states = json_array(), *actions = json_array();
+  for (size_t i = 0; i < wf->nstates; i++)
+    json_array_append_new(states, json_pack("{s:s, s:o}", "name", wf->states[i].name, "label", i18n_json(&wf->states[i].label)));
+  for (size_t i = 0; i <= wf->nactions; i++) {
+    const gv_action *a = i == 0 ? &wf->create : &wf->actions[i - 1];
+    if (a->name == NULL) continue;
+    json_array_append_new(actions, json_pack("{s:s, s:o, s:o}", "name", a->name, "label", i18n_json(&a->label),
+                                             "history", a->history.n ? i18n_json(&a->history) : json_null()));
+  }
+  json_object_set_new(o, "states", states);
+  json_object_set_new(o, "actions", actions);
+}
+
 void h_workflows(gv_call *c) {
   json_t *list = NULL;
   gv_error err;
@@ -325,6 +341,7 @@ void h_workflows(gv_call *c) {
   json_array_foreach(list, i, w) {
     const gv_workflow *wf = gv_engine_workflow(c->srv->e, c->srv->forum->id, json_string_value(json_object_get(w, "name")));
     if (wf) json_object_set_new(w, "title", i18n_json(&wf->title));
+    if (wf) describe_workflow(w, wf);
     /* How the caller may create an item of it (the form a page shows), or null. */
     json_t *create = json_null();
     if (wf && wf->create.by && gv_engine_may_act(c->srv->e, c->srv->forum, &wf->create, &c->caller, NULL)) {

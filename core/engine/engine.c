@@ -19,6 +19,7 @@ void gv_caller_from_user(gv_caller *c, const gv_user *u) {
   snprintf(c->role, sizeof c->role, "%s", u->role);
   snprintf(c->member, sizeof c->member, "%s", u->member);
   snprintf(c->forum_id, sizeof c->forum_id, "%s", u->forum_id);
+  snprintf(c->language, sizeof c->language, "%s", u->language);
 }
 
 static const gv_caller engine_caller = {0, "engine", "engine", "", ""};

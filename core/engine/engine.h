@@ -21,6 +21,7 @@ typedef struct gv_caller {
   char role[16];            /* secretariat, chair, delegate, observer, engine */
   char member[16];          /* a delegate's state */
   char forum_id[64];
+  char language[8];         /* the language the reader reads in ("" : the forum's first) */
 } gv_caller;
 
 /* Fills c from a user row. */

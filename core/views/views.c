@@ -1,5 +1,6 @@
 /* Reader-specific JSON views of items, events and positions, with hidden results kept hidden. */
 #include "views/views.h"
+#include "base/buf.h"
 #include "base/time.h"
 
 #include <stdlib.h>
@@ -238,6 +239,88 @@ json_t *gv_view_item(gv_engine *e, const gv_caller *reader, int64_t item_id, gv_
   return o;
 }
 
+const char *gv_view_language(const gv_forum *f, const gv_caller *reader) {
+  for (int i = 0; reader && i < f->nlanguages; i++)
+    if (strcmp(f->languages[i], reader->language) == 0) return f->languages[i];
+  return f->nlanguages ? f->languages[0] : "en";
+}
+
+/* A member state's name in lang, or the code itself. */
+static const char *member_name(const gv_forum *f, const char *code, const char *lang) {
+  const gv_member *m = code ? gv_forum_member(f, code) : NULL;
+  const char *n = m ? gv_i18n_get(&m->name, lang) : NULL;
+  return n ? n : (code ? code : "");
+}
+
+/* The text a placeholder of a history sentence stands for. */
+static void placeholder(gv_buf *out, const gv_forum *f, const gv_workflow *w, const gv_action *a, const json_t *ev,
+                        const char *name, const char *lang) {
+  const json_t *params = json_object_get(ev, "params");
+  if (strcmp(name, "actor") == 0) {
+    const char *who = json_string_value(json_object_get(ev, "actor"));
+    gv_buf_puts(out, who ? who : "");
+  } else if (strcmp(name, "member") == 0) {
+    const char *code = json_string_value(json_object_get(params, "member"));
+    gv_buf_puts(out, member_name(f, code ? code : json_string_value(json_object_get(ev, "member")), lang));
+  } else if (strcmp(name, "state") == 0) {
+    const char *st = json_string_value(json_object_get(ev, "to_state"));
+    const gv_state_decl *sd = st ? gv_workflow_state(w, st) : NULL;
+    const char *l = sd ? gv_i18n_get(&sd->label, lang) : NULL;
+    gv_buf_puts(out, l ? l : (st ? st : ""));
+  } else if (!json_is_object(params)) {
+    gv_buf_puts(out, "…"); /* hidden from this reader */
+  } else {
+    const json_t *v = json_object_get(params, name);
+    int is_member = 0;
+    for (size_t i = 0; i < a->nparams; i++)
+      if (strcmp(a->params[i].name, name) == 0) is_member = a->params[i].type == GV_PT_MEMBER;
+    if (json_is_string(v) && is_member) gv_buf_puts(out, member_name(f, json_string_value(v), lang));
+    else if (json_is_string(v) || json_is_object(v)) gv_buf_puts(out, gv_view_text(v, lang));
+    else if (json_is_integer(v)) gv_buf_printf(out, "%lld", (long long)json_integer_value(v));
+    else if (json_is_true(v) || json_is_false(v)) gv_buf_puts(out, json_is_true(v) ? "true" : "false");
+  }
+}
+
+/* The workflow's sentence for the event in lang with its placeholders filled, or NULL. */
+static char *sentence(const gv_forum *f, const gv_workflow *w, const gv_action *a, const json_t *ev, const char *lang) {
+  const char *tpl = gv_i18n_get(&a->history, lang);
+  if (tpl == NULL) return NULL;
+  gv_buf out = GV_BUF_INIT;
+  for (const char *p = tpl; *p;) {
+    const char *open = strchr(p, '{'), *close = open ? strchr(open, '}') : NULL;
+    if (close == NULL) {
+      gv_buf_puts(&out, p);
+      break;
+    }
+    gv_buf_append(&out, p, (size_t)(open - p));
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(close - open - 1), open + 1);
+    placeholder(&out, f, w, a, ev, name, lang);
+    p = close + 1;
+  }
+  return gv_buf_steal(&out);
+}
+
+/* Adds what the item's workflow says of the event, in the reader's language: the action's
+ * label, the new state's label and the history sentence (null when it declares none). */
+static void describe_event(gv_engine *e, const gv_forum *f, const gv_caller *reader, const gv_item_row *r, json_t *o) {
+  const gv_workflow *w = gv_engine_workflow_version(e, r->forum_id, r->version_id, NULL);
+  const char *name = json_string_value(json_object_get(o, "action"));
+  if (w == NULL || name == NULL) return;
+  const gv_action *a = strcmp(name, w->create.name ? w->create.name : "") == 0 ? &w->create : gv_workflow_action(w, name);
+  const char *lang = gv_view_language(f, reader);
+  const char *to = json_string_value(json_object_get(o, "to_state"));
+  const gv_state_decl *sd = to ? gv_workflow_state(w, to) : NULL;
+  const char *sl = sd ? gv_i18n_get(&sd->label, lang) : NULL;
+  if (sl) json_object_set_new(o, "state_label", json_string(sl));
+  if (a == NULL) return;
+  const char *al = gv_i18n_get(&a->label, lang);
+  if (al) json_object_set_new(o, "action_label", json_string(al));
+  char *s = sentence(f, w, a, o, lang);
+  json_object_set_new(o, "sentence", s ? json_string(s) : json_null());
+  free(s);
+}
+
 json_t *gv_view_event(gv_engine *e, const gv_caller *reader, json_t *ev) {
   json_t *o = json_deep_copy(ev);
   json_object_set_new(o, "at", time_json(json_integer_value(json_object_get(ev, "at"))));
@@ -250,10 +333,18 @@ json_t *gv_view_event(gv_engine *e, const gv_caller *reader, json_t *ev) {
         json_object_set_new(o, "params", json_null());
       else
         json_object_set_new(o, "sealed", json_false());
+      if (f) describe_event(e, f, reader, &r, o);
       gv_item_row_clear(&r);
     }
   } else {
     json_object_set_new(o, "sealed", json_false());
+    gv_item_row r;
+    if (json_is_integer(json_object_get(ev, "item_id")) &&
+        gv_store_item_get(gv_engine_store(e), json_integer_value(json_object_get(ev, "item_id")), &r, NULL) == GV_OK) {
+      const gv_forum *f = gv_engine_forum(e, r.forum_id);
+      if (f) describe_event(e, f, reader, &r, o);
+      gv_item_row_clear(&r);
+    }
   }
   return o;
 }
@@ -291,6 +382,7 @@ json_t *gv_view_events(gv_engine *e, const gv_caller *reader, int64_t item_id, i
                !gv_view_may_see_stance(f, reader, &r, json_string_value(json_object_get(ev, "member")));
     if (hide) json_object_set_new(o, "params", json_null());
     json_object_set_new(o, "sealed", json_boolean(hide));
+    describe_event(e, f, reader, &r, o);
     json_array_append_new(out, o);
   }
   json_decref(raw);

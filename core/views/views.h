@@ -35,6 +35,9 @@ json_t *gv_view_forum_event(gv_engine *e, const gv_caller *reader, json_t *ev);
 /* Current positions (or the full history) as reader sees them. */
 json_t *gv_view_positions(gv_engine *e, const gv_caller *reader, int64_t item_id, int history, gv_error *err);
 
+/* The language reader reads in: theirs when the forum has it, else the forum's first. */
+const char *gv_view_language(const gv_forum *f, const gv_caller *reader);
+
 /* Text in the reader's language from a string or {lang: text} JSON value. */
 const char *gv_view_text(const json_t *t, const char *lang);
 

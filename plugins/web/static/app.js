@@ -637,7 +637,8 @@ async function versionsBlock(item) {
 function eventsBlock(events) {
   return [el('h2', {}, t('history')), el('ul', {class: 'plain small', id: 'history'}, events.map((e) =>
     el('li', {}, when(e.at) + ' — ' + (e.actor || 'Gavel') + (e.member ? ' (' + memberName(e.member) + ')' : '') +
-      ' — ' + e.action.replace(/_/g, ' ') + (e.to_state && e.to_state !== e.from_state ? ' → ' + e.to_state : ''))))];
+      ' — ' + (e.sentence || e.action_label || e.action) +
+      (e.to_state && e.to_state !== e.from_state ? ' → ' + (e.state_label || e.to_state) : ''))))];
 }
 
 async function pageItem(id) {
