@@ -54,8 +54,6 @@ static void new_password(char out[32]) {
 /* ---- init --------------------------------------------------------------------------------- */
 
 
-static int gv_cli_demo_content(const char *db);
-
 static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   const char *db = gv_cli_val(opts, "db", NULL);
   const char *forum_id = gv_cli_val(opts, "forum", NULL);
@@ -158,103 +156,6 @@ done:
   gv_cli_close_store(s);
   gv_forum_free(f);
   return rc;
-}
-
-/* ---- Demo content: a meeting and one item of each workflow, in progress ------------------ */
-
-static int demo_act(gv_engine *e, const char *username, int64_t item, const char *workflow, const char *title,
-                    const char *action, json_t *params, int64_t *id) {
-  gv_user u;
-  gv_error err;
-  if (gv_store_user_find(gv_engine_store(e), username, &u, &err) != GV_OK) return gv_cli_fail(&err);
-  gv_caller c;
-  gv_caller_from_user(&c, &u);
-  json_t *t = title ? json_loads(title, JSON_DECODE_ANY, NULL) : NULL;
-  gv_action_req q = {&c, item, NULL, workflow, t, action, params, NULL, NULL};
-  gv_action_res r;
-  gv_engine_apply(e, &q, &r, 1);
-  json_decref(t);
-  json_decref(params);
-  if (r.err.code != GV_OK) return gv_cli_fail(&r.err);
-  if (id) *id = r.item_id;
-  return 0;
-}
-
-static int gv_cli_demo_content(const char *db) {
-  gv_engine *e;
-  gv_error err;
-  if (gv_cli_engine_open(NULL, db, 1, &e)) return 1;
-  const gv_forum *f = gv_engine_forum(e, NULL);
-  int64_t now = gv_engine_now(e);
-  char day[11], ts[4][GV_TIME_BUFSZ];
-  gv_time_strftime(now + 30 * 86400000LL, f->time_zone, "%Y-%m-%d", day, sizeof day);
-  gv_meeting m = {0};
-  snprintf(m.forum_id, sizeof m.forum_id, "%s", f->id);
-  m.title = strdup("{\"en\":\"Third meeting of MiDIOCC\",\"fr\":\"Troisième réunion du MiDIOCC\"}");
-  snprintf(m.place, sizeof m.place, "Port Louis, Mauritius");
-  snprintf(m.starts_on, sizeof m.starts_on, "%s", day);
-  gv_time_strftime(now + 31 * 86400000LL, f->time_zone, "%Y-%m-%d", day, sizeof day);
-  snprintf(m.ends_on, sizeof m.ends_on, "%s", day);
-  m.created_at = now;
-  gv_store *s = gv_engine_store(e);
-  int rc = gv_store_begin(s, &err);
-  if (rc == GV_OK) rc = gv_store_meeting_insert(s, &m, 0, &err);
-  if (rc == GV_OK) rc = gv_store_commit(s, &err);
-  else gv_store_rollback(s);
-  gv_meeting_clear(&m);
-  if (rc != GV_OK) {
-    gv_engine_close(e);
-    return gv_cli_fail(&err);
-  }
-  gv_time_format_zone(now + 10 * 86400000LL, f->time_zone, ts[0]);
-  gv_time_format_zone(now + 7 * 86400000LL, f->time_zone, ts[1]);
-  gv_time_format_zone(now + 4 * 86400000LL, f->time_zone, ts[2]);
-  int64_t agenda = 0, draft = 0, cons = 0, dec = 0;
-  int bad =
-      demo_act(e, "mu.delegate", 0, "agenda_item",
-               "{\"en\":\"Diaspora engagement for development\",\"fr\":\"Engagement de la diaspora pour le d\u00e9veloppement\"}",
-               NULL, json_pack("{s:{s:s, s:s}, s:I}", "description", "en", "Ways to support diaspora investment in the region.",
-                               "fr", "Moyens de soutenir l'investissement de la diaspora dans la r\u00e9gion.", "meeting", (json_int_t)m.id),
-               &agenda) ||
-      demo_act(e, "secretariat", agenda, NULL, NULL, "accept", json_object(), NULL) ||
-      demo_act(e, "secretariat", agenda, NULL, NULL, "schedule", json_pack("{s:I}", "meeting", (json_int_t)m.id), NULL) ||
-      demo_act(e, "secretariat", 0, "draft",
-               "{\"en\":\"Regional framework on labour mobility\",\"fr\":\"Cadre r\u00e9gional sur la mobilit\u00e9 de la main-d'\u0153uvre\"}",
-               NULL, json_pack("{s:{s:s, s:s}}", "text", "en",
-                               "1. The member states agree to facilitate regular labour mobility.\n\n"
-                               "2. They will share data on labour migration every year.\n\n"
-                               "3. The framework is reviewed after three years.",
-                               "fr",
-                               "1. Les \u00c9tats membres conviennent de faciliter la mobilit\u00e9 r\u00e9guli\u00e8re de la main-d'\u0153uvre.\n\n"
-                               "2. Ils partageront chaque ann\u00e9e leurs donn\u00e9es sur la migration de travail.\n\n"
-                               "3. Le cadre est r\u00e9vis\u00e9 apr\u00e8s trois ans."), &draft) ||
-      demo_act(e, "secretariat", draft, NULL, NULL, "circulate", json_pack("{s:s}", "comment_deadline", ts[0]), NULL) ||
-      demo_act(e, "mg.delegate", draft, NULL, NULL, "propose_amendment",
-               json_pack("{s:i, s:i, s:s, s:s}", "version", 1, "paragraph", 2, "text",
-                         "2. They will share data on labour migration and seasonal work every year.",
-                         "rationale", "Seasonal work matters for Madagascar."), NULL) ||
-      demo_act(e, "secretariat", 0, "consultation",
-               "{\"en\":\"Support for the labour mobility framework\",\"fr\":\"Soutien au cadre de mobilit\u00e9\"}", NULL,
-               json_pack("{s:{s:s, s:s}, s:s, s:s, s:{s:I, s:i}, s:I}", "question", "en",
-                         "Does your state support the draft framework (version 1)?", "fr",
-                         "Votre \u00c9tat soutient-il le projet de cadre (version 1) ?", "deadline", ts[1], "visibility",
-                         "hidden_until_close", "draft", "item", (json_int_t)draft, "version", 1, "meeting", (json_int_t)m.id),
-               &cons) ||
-      demo_act(e, "km.delegate", cons, NULL, NULL, "submit_position",
-               json_pack("{s:s, s:s}", "stance", "support", "statement", "Comoros supports the framework."), NULL) ||
-      demo_act(e, "sc.delegate", cons, NULL, NULL, "submit_position",
-               json_pack("{s:s, s:s}", "stance", "support_with_reservations", "statement",
-                         "Seychelles asks that maritime safety be covered."), NULL) ||
-      demo_act(e, "secretariat", 0, "decision",
-               "{\"en\":\"Terms of reference of the working group on migration data\",\"fr\":\"Mandat du groupe de travail sur les donn\u00e9es migratoires\"}",
-               NULL, json_pack("{s:{s:s, s:s}}", "text", "en",
-                               "The Dialogue establishes a working group on migration data, chaired by Mauritius.", "fr",
-                               "Le Dialogue cr\u00e9e un groupe de travail sur les donn\u00e9es migratoires, pr\u00e9sid\u00e9 par Maurice."),
-               &dec) ||
-      demo_act(e, "secretariat", dec, NULL, NULL, "circulate_for_silence", json_pack("{s:s}", "deadline", ts[2]), NULL);
-  gv_engine_close(e);
-  if (!bad) printf("demo content: a meeting, an agenda item, a draft, a consultation and a decision under silence\n");
-  return bad;
 }
 
 /* ---- user ------------------------------------------------------------------------------- */

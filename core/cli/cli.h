@@ -60,6 +60,11 @@ int gv_cli_read_line(char *buf, size_t size);
  * new or changed files become the versions new items use. Prints mistakes; returns 0
  * when every file loaded. */
 int gv_cli_register_workflows(const char *db_path);
+
+/* Fills the database at db with the forum's demo content, read from
+ * demo/FORUM.json beside the workflows (a meeting and steps that create items and take
+ * actions). A forum without such a file gets none. Prints and returns non-zero on failure. */
+int gv_cli_demo_content(const char *db);
 /* Opens an engine on db for a command: with plugins (their settings from --config, else
  * ./gavel.conf.lua) when the command writes the record, without for read-only ones. Prints
  * the error and returns non-zero on failure. */

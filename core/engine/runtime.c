@@ -348,7 +348,7 @@ static int m_notify(lua_State *L) {
  * the forum's time zone), e.g. "MiDIOCC/2026/3". */
 static int m_next_number(lua_State *L) {
   gv_actx *c = need(L);
-  const char *name = luaL_optstring(L, 2, "decision");
+  const char *name = luaL_checkstring(L, 2);
   int year = gv_time_year(c->now, c->f->time_zone);
   int64_t n;
   gv_error e;

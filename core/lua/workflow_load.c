@@ -374,7 +374,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
     }
     p->values_from = dup_field(L, idx, "from");
     if (p->nvalues == 0 && p->values_from == NULL)
-      err_at(c, line, "%s: an enum needs its values, e.g. enum { \"support\", \"oppose\" }, or from = \"field\"", what);
+      err_at(c, line, "%s: an enum needs its values, e.g. enum { \"yes\", \"no\" }, or from = \"field\"", what);
   }
   if (p->type == GV_PT_TIME) {
     char *after = dup_field(L, idx, "after");
