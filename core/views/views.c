@@ -283,8 +283,8 @@ static void placeholder(gv_buf *out, const gv_forum *f, const gv_workflow *w, co
 
 /* The workflow's sentence for the event in lang with its placeholders filled, or NULL. */
 static char *sentence(const gv_forum *f, const gv_workflow *w, const gv_action *a, const json_t *ev, const char *lang) {
+  if (a->history.n == 0) return NULL;
   const char *tpl = gv_i18n_get(&a->history, lang);
-  if (tpl == NULL) return NULL;
   gv_buf out = GV_BUF_INIT;
   for (const char *p = tpl; *p;) {
     const char *open = strchr(p, '{'), *close = open ? strchr(open, '}') : NULL;

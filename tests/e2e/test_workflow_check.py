@@ -85,6 +85,47 @@ class WorkflowCheckTest(GavelTest):
         self.assertTrue(lines[0].startswith(path + ":9: "))
         self.assertTrue(lines[1].startswith(path + ":13: "))
 
+    def module(self, name, source):
+        os.makedirs(self.tmp("lib"), exist_ok=True)
+        path = self.tmp(os.path.join("lib", name + ".lua"))
+        with open(path, "w") as f:
+            f.write(source)
+        return path
+
+    def test_module_is_used_and_checked(self):
+        self.module("closing", 'local m = {}\nfunction m.note(item) item.data.closed = true end\nreturn m\n')
+        path, p = self.check('local closing = use "closing"\n' + GOOD)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_error_in_a_module_names_the_module_file(self):
+        lib = self.module("broken", 'local m = {}\nm.x = undefined_name\nreturn m\n')
+        path, p = self.check('local broken = use "broken"\n' + GOOD)
+        self.assertNotEqual(p.returncode, 0)
+        first = p.stderr.strip().split("\n")[0]
+        self.assertTrue(first.startswith(f"{lib}:2: "), p.stderr)
+        self.assertIn("undefined_name", first)
+
+    def test_syntax_error_in_a_module_names_the_module_file(self):
+        lib = self.module("typo", 'local m = {}\n\nfunction m.f( return 1 end\nreturn m\n')
+        path, p = self.check('local typo = use "typo"\n' + GOOD)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(p.stderr.startswith(f"{lib}:3: "), p.stderr)
+
+    def test_missing_module(self):
+        self.expect('local nothing = use "nothing"\n' + GOOD, 1, "no module", "nothing.lua")
+
+    def test_module_name_is_a_word_not_a_path(self):
+        self.expect('local up = use "../secret"\n' + GOOD, 1, "lower-case letters")
+
+    def test_record_and_history_declarations_are_checked(self):
+        src = GOOD.replace('  timer "deadline"', '  record { section = "minutes", states = { "archived" } },\n'
+                           '  history { close = { en = "{actor} closed it: {why}" } },\n  timer "deadline"')
+        path, p = self.check(src)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{path}:13: record: section must be", p.stderr)
+        self.assertIn("record names state 'archived'", p.stderr)
+        self.assertIn(f"{path}:14: history 'close' (en): unknown placeholder {{why}}", p.stderr)
+
 
 if __name__ == "__main__":
     main()
