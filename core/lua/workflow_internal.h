@@ -51,6 +51,8 @@ void gv_wfl_free_procedure(gv_workflow *w);
  * (modules are run once, in the same sandbox, and remembered in c->used); afterwards it
  * raises an error. */
 void gv_wfl_install_use(gv_wfl *c, int env);
+/* lib/ beside the workflow file at path: where `use` finds modules by default. */
+void gv_wfl_default_lib_dir(const char *path, char *out, size_t size);
 /* Forgets the load context: `use` is refused from now on. */
 void gv_wfl_modules_done(lua_State *L);
 /* Makes env (a file's or module's environment) ready: declarations, forum, runtime, use,

@@ -786,36 +786,6 @@ static void read_workflow(ld *c, int body) {
   }
 }
 
-const gv_action *gv_workflow_action(const gv_workflow *w, const char *name) {
-  for (size_t i = 0; i < w->nactions; i++)
-    if (strcmp(w->actions[i].name, name) == 0) return &w->actions[i];
-  return NULL;
-}
-
-const gv_state_decl *gv_workflow_state(const gv_workflow *w, const char *name) {
-  for (size_t i = 0; i < w->nstates; i++)
-    if (strcmp(w->states[i].name, name) == 0) return &w->states[i];
-  return NULL;
-}
-
-const gv_timer_decl *gv_workflow_timer(const gv_workflow *w, const char *name) {
-  for (size_t i = 0; i < w->ntimers; i++)
-    if (strcmp(w->timers[i].name, name) == 0) return &w->timers[i];
-  return NULL;
-}
-
-int gv_action_from(const gv_action *a, const char *state) {
-  for (size_t i = 0; i < a->nfrom; i++)
-    if (strcmp(a->from[i], state) == 0) return 1;
-  return 0;
-}
-
-int gv_action_to(const gv_action *a, const char *state) {
-  for (size_t i = 0; i < a->nto; i++)
-    if (strcmp(a->to[i], state) == 0) return 1;
-  return 0;
-}
-
 /* Reads the one workflow the file declared, checks it and freezes it: run under
  * gv_sandbox_call with the loader context as argument. */
 static int check_declarations(lua_State *L) {
@@ -903,13 +873,6 @@ void gv_wfl_prepare_env(ld *c, int env) {
   lua_settop(L, env);
 }
 
-/* lib/ beside the workflow file: where `use` finds its modules by default. */
-static void default_lib_dir(const char *path, char *out, size_t size) {
-  const char *slash = strrchr(path, '/');
-  if (slash == NULL) snprintf(out, size, "lib");
-  else snprintf(out, size, "%.*s/lib", (int)(slash - path), path);
-}
-
 int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv_forum *f,
                          const gv_workflow_env *wenv, gv_workflow **out, gv_error *errs, size_t maxerrs,
                          size_t *nerrs) {
@@ -933,7 +896,7 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
   c.maxerrs = maxerrs;
   c.env = wenv;
   if (wenv && wenv->lib_dir) snprintf(c.lib_dir, sizeof c.lib_dir, "%s", wenv->lib_dir);
-  else default_lib_dir(path, c.lib_dir, sizeof c.lib_dir);
+  else gv_wfl_default_lib_dir(path, c.lib_dir, sizeof c.lib_dir);
   gv_sandbox *sb = gv_sandbox_new(limits);
   if (sb == NULL) {
     if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");

@@ -141,6 +141,12 @@ void gv_wfl_install_use(gv_wfl *c, int env) {
   lua_setfield(L, env, "use");
 }
 
+void gv_wfl_default_lib_dir(const char *path, char *out, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) snprintf(out, size, "lib");
+  else snprintf(out, size, "%.*s/lib", (int)(slash - path), path);
+}
+
 void gv_wfl_modules_done(lua_State *L) {
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_LOAD);

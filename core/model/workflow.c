@@ -28,3 +28,33 @@ json_t *gv_data_path(const json_t *data, const char *path) {
   }
   return (json_t *)v;
 }
+
+const gv_action *gv_workflow_action(const gv_workflow *w, const char *name) {
+  for (size_t i = 0; i < w->nactions; i++)
+    if (strcmp(w->actions[i].name, name) == 0) return &w->actions[i];
+  return NULL;
+}
+
+const gv_state_decl *gv_workflow_state(const gv_workflow *w, const char *name) {
+  for (size_t i = 0; i < w->nstates; i++)
+    if (strcmp(w->states[i].name, name) == 0) return &w->states[i];
+  return NULL;
+}
+
+const gv_timer_decl *gv_workflow_timer(const gv_workflow *w, const char *name) {
+  for (size_t i = 0; i < w->ntimers; i++)
+    if (strcmp(w->timers[i].name, name) == 0) return &w->timers[i];
+  return NULL;
+}
+
+int gv_action_from(const gv_action *a, const char *state) {
+  for (size_t i = 0; i < a->nfrom; i++)
+    if (strcmp(a->from[i], state) == 0) return 1;
+  return 0;
+}
+
+int gv_action_to(const gv_action *a, const char *state) {
+  for (size_t i = 0; i < a->nto; i++)
+    if (strcmp(a->to[i], state) == 0) return 1;
+  return 0;
+}
