@@ -36,6 +36,7 @@ workflow "agenda_item" {
 
   create {
     name = "propose",
+    label = { en = "Propose an item", fr = "Proposer un point" },
     by = { "delegate", "secretariat" },
     params = {
       description = text { required = true, max = 20000, label = { en = "Description", fr = "Description" } },

@@ -30,6 +30,7 @@ workflow "consultation" {
   reservations = { "support_with_reservations" }, -- stances the summary lists as reservations
 
   create {
+    label = { en = "Open a consultation", fr = "Ouvrir une consultation" },
     by = "secretariat",
     params = {
       question   = text { required = true, max = 20000,

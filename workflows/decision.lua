@@ -45,6 +45,7 @@ workflow "decision" {
   },
 
   create {
+    label = { en = "Propose a decision", fr = "Proposer une décision" },
     by = "secretariat",
     params = {
       text    = text { required = true, max = 50000, label = { en = "Decision text", fr = "Texte de la décision" } },

@@ -48,6 +48,7 @@ workflow "draft" {
   },
 
   create {
+    label = { en = "Post a draft", fr = "Publier un projet" },
     by = "secretariat",
     params = {
       text = text { required = true, max = 100000, label = { en = "Text", fr = "Texte" } },

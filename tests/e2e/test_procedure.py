@@ -161,5 +161,23 @@ class ProcedureTest(GavelTest):
         self.assertEqual(sec_events[-1]["sentence"], "chair declared the resolution Passed")
 
 
+    def test_shipped_workflows_declare_every_label_and_sentence(self):
+        srv = self.server(make_demo_db(self.tmp))
+        tok = srv.login("observer")
+        st, _, body = srv.request("GET", "/v1/workflows", token=tok)
+        self.assertEqual(st, 200)
+        wfs = {w["name"]: w for w in body["workflows"]}
+        self.assertEqual(set(wfs), {"agenda_item", "consultation", "decision", "draft"})
+        for name, w in wfs.items():
+            for s in w["states"]:
+                self.assertEqual(set(s["label"]), {"en", "fr"}, f"{name}: state {s['name']}")
+                self.assertNotEqual(s["label"]["en"], s["name"], f"{name}: state {s['name']} has a label")
+            for a in w["actions"]:
+                self.assertEqual(set(a["label"]), {"en", "fr"}, f"{name}: action {a['name']}")
+                self.assertNotEqual(a["label"]["en"], a["name"], f"{name}: action {a['name']} has a label")
+                self.assertIsNotNone(a["history"], f"{name}: action {a['name']} has a history sentence")
+                self.assertEqual(set(a["history"]), {"en", "fr"}, f"{name}: action {a['name']}")
+
+
 if __name__ == "__main__":
     main()

@@ -111,6 +111,13 @@ class WorkflowCheckTest(GavelTest):
         self.assertNotEqual(p.returncode, 0)
         self.assertTrue(p.stderr.startswith(f"{lib}:3: "), p.stderr)
 
+    def test_module_using_itself_is_refused(self):
+        self.module("ping", 'local pong = use "pong"\nreturn {}\n')
+        self.module("pong", 'local ping = use "ping"\nreturn {}\n')
+        path, p = self.check('local ping = use "ping"\n' + GOOD)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("uses itself", p.stderr)
+
     def test_missing_module(self):
         self.expect('local nothing = use "nothing"\n' + GOOD, 1, "no module", "nothing.lua")
 
