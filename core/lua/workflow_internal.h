@@ -59,7 +59,8 @@ void gv_wfl_modules_done(lua_State *L);
  * strict globals. Implemented by workflow_load.c; modules call it for their own env. */
 void gv_wfl_prepare_env(gv_wfl *c, int env);
 /* The version's SHA-256 (hex): of the source alone without modules, else of the source
- * followed by each used module in name order ("\n--@module NAME LEN\n" then its source). */
-void gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]);
+ * followed by each used module in name order ("\n--@module NAME LEN\n" then its source).
+ * Returns GV_OK or GV_ENOMEM. */
+int gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]);
 
 #endif

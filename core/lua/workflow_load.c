@@ -950,7 +950,12 @@ done:
   w->source = text;
   w->source_len = len;
   w->modules = c.used;
-  gv_wfl_hash(src, len, w->modules, w->sha256);
+  if (gv_wfl_hash(src, len, w->modules, w->sha256) != GV_OK) {
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = maxerrs ? 1 : 0;
+    gv_workflow_free(w);
+    return GV_ENOMEM;
+  }
   lua_gc(L, LUA_GCCOLLECT);
   *out = w;
   return GV_OK;

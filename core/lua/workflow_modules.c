@@ -154,31 +154,31 @@ void gv_wfl_modules_done(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_MODULES);
 }
 
-void gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]) {
+int gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]) {
   if (used == NULL || json_object_size(used) == 0) {
     gv_sha256_hex(src, len, out);
-    return;
+    return GV_OK;
   }
-  gv_sha256_ctx *h = gv_sha256_new();
+  size_t n = json_object_size(used), k = 0;
+  const char **names = calloc(n, sizeof *names);
+  gv_sha256_ctx *h = names ? gv_sha256_new() : NULL;
   if (h == NULL) {
-    gv_sha256_hex(src, len, out); /* out of memory: the file's own hash, never a torn one */
-    return;
+    free(names);
+    return GV_ENOMEM;
   }
   gv_sha256_update(h, src, len);
   /* jansson keeps insertion order: sort the names so the hash does not depend on the order
    * of the use calls. */
-  size_t n = json_object_size(used), k = 0;
-  const char **names = calloc(n, sizeof *names);
   const char *key;
   json_t *v;
-  json_object_foreach((json_t *)used, key, v) if (names) names[k++] = key;
-  for (size_t i = 1; names && i < n; i++)
+  json_object_foreach((json_t *)used, key, v) names[k++] = key;
+  for (size_t i = 1; i < n; i++)
     for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
       const char *t = names[j];
       names[j] = names[j - 1];
       names[j - 1] = t;
     }
-  for (size_t i = 0; names && i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     const char *ms = json_string_value(json_object_get(json_object_get(used, names[i]), "source"));
     char head[128];
     int hl = snprintf(head, sizeof head, "\n--@module %s %zu\n", names[i], ms ? strlen(ms) : 0);
@@ -189,4 +189,5 @@ void gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]) 
   uint8_t d[GV_SHA256_LEN];
   gv_sha256_final(h, d);
   gv_hex(d, GV_SHA256_LEN, out);
+  return GV_OK;
 }
