@@ -38,7 +38,9 @@ static int cmd_check(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
     gv_workflow *w = NULL;
     gv_error errs[32];
     size_t n = 0;
-    if (gv_workflow_load_file(argv[i], f, &w, errs, 32, &n) != GV_OK) {
+    /* Checked as the engine will run it: with the runtime's globals. */
+    gv_workflow_env env = {.install = gv_engine_install_runtime};
+    if (gv_workflow_load_file(argv[i], f, &env, &w, errs, 32, &n) != GV_OK) {
       bad = 1;
       for (size_t k = 0; k < n; k++) {
         char buf[800];

@@ -152,7 +152,7 @@ const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id
   /* Each version gets its own sandbox with the engine's limits, and runs on the modules
    * stored with it (never on today's files). */
   json_t *stored = mods ? json_loads(mods, 0, NULL) : json_object();
-  gv_workflow_env env = {.limits = &e->limits, .install = gv_runtime_install, .modules = stored ? stored : json_object()};
+  gv_workflow_env env = {.limits = &e->limits, .install = gv_engine_install_runtime, .modules = stored ? stored : json_object()};
   int rc = gv_workflow_load_env(path ? path : name, src, strlen(src), f, &env, &w, errs, 4, &nerrs);
   json_decref((json_t *)env.modules);
   free(name);
@@ -184,7 +184,7 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     const gv_forum *f = e->forums[fi];
     gv_workflow *w = NULL;
     size_t n = 0;
-    gv_workflow_env env = {.limits = &e->limits, .install = gv_runtime_install};
+    gv_workflow_env env = {.limits = &e->limits, .install = gv_engine_install_runtime};
     int rc = gv_workflow_load_env(path, src, len, f, &env, &w, errs + *nerrs, maxerrs - *nerrs, &n);
     *nerrs += n;
     if (rc != GV_OK) {

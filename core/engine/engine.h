@@ -163,4 +163,11 @@ typedef struct gv_engine_stats {
 } gv_engine_stats;
 const gv_engine_stats *gv_engine_stats_get(const gv_engine *e);
 
+/* Installs the runtime's globals (now, duration, dates, gavel.*) in the environment table
+ * at env of a workflow file or module being loaded: the install callback of
+ * gv_workflow_env, for whoever loads a workflow as the engine will run it (the engine
+ * itself, `gavel workflow check`). They raise an error when called outside an action.
+ * ud is unused. */
+void gv_engine_install_runtime(struct lua_State *L, int env, void *ud);
+
 #endif

@@ -74,10 +74,6 @@ int gv_actx_timer_at(gv_actx *c, int ref, int64_t *due, int *has, gv_error *err)
 int gv_actx_sync_data(gv_actx *c, int *changed, gv_error *err);
 /* Ends the context: releases Lua references and restores the workflow's frozen state. */
 void gv_actx_end(gv_actx *c);
-/* Installs the runtime globals (now, duration, dates, gavel.*) in the environment table
- * at env of a workflow file or module being loaded: the loader's install callback. They
- * raise an error when called outside an action. ud is unused. */
-void gv_runtime_install(struct lua_State *L, int env, void *ud);
 /* Starts a context (makes it the current one for the workflow's Lua state). */
 void gv_actx_begin(gv_actx *c);
 

@@ -199,7 +199,7 @@ static int l_call(lua_State *L) {
   return 1;
 }
 
-void gv_runtime_install(lua_State *L, int env, void *ud) {
+void gv_engine_install_runtime(lua_State *L, int env, void *ud) {
   (void)ud;
   env = lua_absindex(L, env);
   lua_pushcfunction(L, l_now);

@@ -961,8 +961,8 @@ done:
   return GV_OK;
 }
 
-int gv_workflow_load_file(const char *path, const gv_forum *f, gv_workflow **out, gv_error *errs, size_t maxerrs,
-                          size_t *nerrs) {
+int gv_workflow_load_file(const char *path, const gv_forum *f, const gv_workflow_env *env, gv_workflow **out,
+                          gv_error *errs, size_t maxerrs, size_t *nerrs) {
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) {
     *out = NULL;
@@ -973,7 +973,7 @@ int gv_workflow_load_file(const char *path, const gv_forum *f, gv_workflow **out
   char *src = malloc(GV_SANDBOX_MAX_SOURCE + 1);
   size_t n = fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp);
   fclose(fp);
-  int rc = gv_workflow_load(path, src, n, f, out, errs, maxerrs, nerrs);
+  int rc = gv_workflow_load_env(path, src, n, f, env, out, errs, maxerrs, nerrs);
   free(src);
   return rc;
 }

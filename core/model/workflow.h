@@ -197,8 +197,9 @@ int gv_workflow_load(const char *path, const char *src, size_t len, const gv_for
 int gv_workflow_load_limited(const char *path, const char *src, size_t len, const gv_forum *f,
                              const gv_sandbox_limits *limits, gv_workflow **out, gv_error *errs, size_t maxerrs,
                              size_t *nerrs);
-/* Reads path and loads it as above. */
-int gv_workflow_load_file(const char *path, const gv_forum *f, gv_workflow **out, gv_error *errs,
+/* Reads path and loads it as above, with env (may be NULL). */
+int gv_workflow_load_file(const char *path, const gv_forum *f, const gv_workflow_env *env, gv_workflow **out,
+                          gv_error *errs,
                           size_t maxerrs, size_t *nerrs);
 void gv_workflow_free(gv_workflow *w);
 

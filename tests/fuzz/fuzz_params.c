@@ -24,7 +24,7 @@ static void setup(void) {
   const char *names[4] = {"consultation", "decision", "draft", "agenda_item"};
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "%s/workflows/%s.lua", GAVEL_SOURCE_DIR, names[i]);
-    if (gv_workflow_load_file(path, forum, &wfs[i], errs, 8, &n) != GV_OK) abort();
+    if (gv_workflow_load_file(path, forum, NULL, &wfs[i], errs, 8, &n) != GV_OK) abort();
   }
 }
 
