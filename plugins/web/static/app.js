@@ -54,7 +54,8 @@ const T = {
   },
 };
 
-// Names of the usual stances and outcomes; anything else is shown as written.
+// Names of the usual stances and choices; a workflow's states are named by the workflow
+// itself (GET /v1/workflows); anything else is shown as written.
 const VALUES = {
   support: {en: 'Support', fr: 'Soutien'},
   support_with_reservations: {en: 'Support with reservations', fr: 'Soutien avec réserves'},
@@ -62,17 +63,13 @@ const VALUES = {
   abstain: {en: 'Abstain', fr: 'Abstention'},
   open: {en: 'Open', fr: 'Ouvert'},
   hidden_until_close: {en: 'Hidden until it closes', fr: "Masqués jusqu'à la clôture"},
-  adopted_by_consensus: {en: 'Adopted by consensus', fr: 'Adoptée par consensus'},
-  adopted_with_reservations: {en: 'Adopted with reservations', fr: 'Adoptée avec réserves'},
-  not_adopted: {en: 'Not adopted', fr: 'Non adoptée'},
-  deferred: {en: 'Deferred', fr: 'Reportée'},
   proposed: {en: 'proposed', fr: 'proposé'},
   adopted: {en: 'taken', fr: 'retenu'},
   deadline: {en: 'deadline', fr: 'échéance'},
   silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
 };
 
-const S = {lang: null, me: null, forum: null, workflows: null, stream: null, gen: 0};
+const S = {lang: null, me: null, forum: null, workflows: null, workflow: null, stream: null, gen: 0};
 
 // Forgets whoever was signed in (another person may sign in on this browser next).
 function forget() {
@@ -98,9 +95,17 @@ function tx(v) {
   return String(v);
 }
 
-function valueName(v) {
+// The label a workflow declares for state v (workflow wf's first, then any), or null.
+function stateLabel(v, wf) {
+  const all = (S.workflows || []).slice().sort((a, b) => (b.name === wf) - (a.name === wf));
+  for (const w of all) for (const s of w.states || []) if (s.name === v) return tx(s.label);
+  return null;
+}
+
+function valueName(v, wf) {
   const known = VALUES[v];
-  return known ? known[S.lang] || known.en : String(v).replace(/_/g, ' ');
+  if (known) return known[S.lang] || known.en;
+  return stateLabel(v, wf || S.workflow) || String(v).replace(/_/g, ' ');
 }
 
 function el(tag, attrs, ...children) {
@@ -556,7 +561,7 @@ function dataBlock(item) {
     if (d[key]) out.push(el('h2', {}, t(label)), el('p', {class: 'text'}, tx(d[key])));
   }
   if (d.text && !d.versions) out.push(el('h2', {}, t('adopted_text')), el('pre', {class: 'text'}, tx(d.text)));
-  if (d.outcome) out.push(el('h2', {}, t('outcome')), el('p', {}, valueName(d.outcome)));
+  if (d.outcome) out.push(el('h2', {}, t('outcome')), el('p', {}, valueName(d.outcome, item.workflow)));
   if (Array.isArray(d.reservations) && d.reservations.length) {
     out.push(el('h2', {}, t('reservations')), el('ul', {id: 'reservations'}, d.reservations.map((r) =>
       el('li', {}, memberName(r.member) + ': ' + tx(r.text)))));
@@ -650,7 +655,8 @@ async function drawItem(id) {
   const gen = S.gen;
   const [item, events, pos] = await Promise.all([
     api('GET', '/v1/items/' + id), api('GET', '/v1/items/' + id + '/events'),
-    api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []}))]);
+    api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []})), workflows()]);
+  S.workflow = item.workflow; /* forms name states in this item's workflow's words */
   const notice = el('div', {id: 'notice'});
   const forms = item.actions.map((a) => el('details', {class: 'action', open: item.actions.length === 1},
     el('summary', {}, tx(a.label) || a.name),
