@@ -519,7 +519,11 @@ int gv_server_run(const gv_config *cfg) {
     if (err.code == GV_ENOTFOUND)
       gv_log(GV_LOG_ERROR, "server.no_database", "path=%s hint=\"create it with: gavel init --db %s --forum midiocc\"",
              cfg->database, cfg->database);
-    else
+    else if (err.code == GV_ECONFIG) {
+      /* A plugin refused its settings: one line, at the setting, as for any other mistake. */
+      gv_config_locate(cfg, &err);
+      fprintf(stderr, "%s\n", gv_error_format(&err, buf, sizeof buf));
+    } else
       gv_log(GV_LOG_ERROR, "server.store", "error=\"%s\"", gv_error_format(&err, buf, sizeof buf));
     goto out;
   }
