@@ -139,11 +139,12 @@ typedef struct cl {
   lua_State *L;
   const char *file, *src;
   gv_error *err;
+  int from; /* the line of the table being read: its keys are looked for from there */
 } cl;
 
 /* Reports a mistake at the line of key; msg is the whole sentence (never a format). */
 static int bad(cl *c, const char *key, const char *msg) {
-  return gv_error_set_at(c->err, GV_ECONFIG, c->file, gv_lhost_key_line(c->src, key, 1), "%s", msg);
+  return gv_error_set_at(c->err, GV_ECONFIG, c->file, gv_lhost_key_line(c->src, key, c->from), "%s", msg);
 }
 
 /* The name of a Lua value's type as a person configuring Gavel would say it. */
@@ -213,7 +214,7 @@ static int int_field(cl *c, int t, const char *key, long min, long max, long *ds
 /* The line of the first quoted occurrence of text after the line of key, else key's line:
  * a list written over several lines is reported at its faulty entry. */
 static int entry_line(cl *c, const char *key, const char *text) {
-  int from = gv_lhost_key_line(c->src, key, 1), line = 1;
+  int from = gv_lhost_key_line(c->src, key, c->from), line = 1;
   size_t n = strlen(text);
   for (const char *p = c->src; n > 0 && *p; p++) {
     if (*p == '\n') line++;
@@ -295,7 +296,7 @@ static int check_keys(cl *c, int t, const char *const *allowed, const char *what
       char msg[200];
       snprintf(msg, sizeof msg, "unknown setting '%s' in %s%s%s%s", k, what, s ? " (did you mean '" : "", s ? s : "",
                s ? "'?)" : "");
-      int rc = gv_error_set_at(c->err, GV_ECONFIG, c->file, gv_lhost_key_line(c->src, k, 1), "%s", msg);
+      int rc = gv_error_set_at(c->err, GV_ECONFIG, c->file, gv_lhost_key_line(c->src, k, c->from), "%s", msg);
       lua_pop(L, 1);
       return rc;
     }
@@ -304,6 +305,7 @@ static int check_keys(cl *c, int t, const char *const *allowed, const char *what
 }
 
 static int sub_table(cl *c, int t, const char *key, const char *const *allowed) {
+  c->from = 1;
   lua_getfield(c->L, t, key);
   if (lua_isnil(c->L, -1)) {
     lua_pop(c->L, 1);
@@ -316,6 +318,7 @@ static int sub_table(cl *c, int t, const char *key, const char *const *allowed) 
     bad(c, key, msg);
     return -1;
   }
+  c->from = gv_lhost_key_line(c->src, key, 1);
   if (check_keys(c, lua_gettop(c->L), allowed, key) != GV_OK) {
     lua_pop(c->L, 1);
     return -1;
@@ -420,6 +423,7 @@ static int read_config(cl *c, int env, gv_config *cfg) {
     if ((rc = nets_field(c, t, "allow", "metrics.allow", cfg->metrics_allow, &cfg->nmetrics_allow)) != GV_OK) return rc;
     lua_pop(c->L, 1);
   }
+  c->from = 1;
   if ((rc = nets_field(c, env, "trusted_proxies", "trusted_proxies", cfg->trusted_proxies, &cfg->ntrusted_proxies)) != GV_OK) return rc;
   static const char *const sessions[] = {"idle", "absolute", "token_idle", "token_absolute", NULL};
   t = sub_table(c, env, "sessions", sessions);
@@ -447,6 +451,7 @@ static int read_config(cl *c, int env, gv_config *cfg) {
     cfg->max_batch = (int)v;
     lua_pop(c->L, 1);
   }
+  c->from = 1;
   if ((rc = plugins_field(c, env, cfg)) != GV_OK) return rc;
   static const char *const login[] = {"max_failures", "max_failures_per_address", NULL};
   t = sub_table(c, env, "login", login);
@@ -510,7 +515,7 @@ int gv_config_load_source(const char *name, const char *text, size_t len, gv_con
     rc = err ? (err->code = GV_ECONFIG) : GV_ECONFIG;
     goto done;
   }
-  cl c = {L, name, src, err};
+  cl c = {L, name, src, err, 1};
   rc = read_config(&c, env, cfg);
   if (rc == GV_OK) snprintf(cfg->path, sizeof cfg->path, "%s", name);
 done:
@@ -531,15 +536,27 @@ static int has_word(const char *msg, const char *word) {
   return 0;
 }
 
+/* How surely msg names the plugin called name: 2 for "plugins.name" or 'name', 1 for the
+ * bare word (which a list of every plugin's name also holds), 0 for not at all. */
+static int names_plugin(const char *msg, const char *name) {
+  char quoted[128], dotted[128];
+  snprintf(quoted, sizeof quoted, "'%s'", name);
+  snprintf(dotted, sizeof dotted, "plugins.%s", name);
+  if (strstr(msg, quoted) || has_word(msg, dotted)) return 2;
+  return has_word(msg, name) ? 1 : 0;
+}
+
 void gv_config_locate(const gv_config *c, gv_error *err) {
   if (err == NULL || err->file[0] || c->path[0] == '\0' || c->nplugin_lines == 0) return;
-  int line = 0;
+  int line = 0, best = 0;
   const char *plugin = NULL;
   size_t plen = 0;
   for (int i = 0; i < c->nplugin_lines; i++) {
     const gv_config_line *l = &c->plugin_lines[i];
-    if (l->key[0] == '\0') line = l->line;
-    else if (plugin == NULL && strchr(l->key, '.') == NULL && has_word(err->message, l->key)) {
+    int score = strchr(l->key, '.') ? 0 : l->key[0] ? names_plugin(err->message, l->key) : 0;
+    if (l->key[0] == '\0' && plugin == NULL) line = l->line;
+    if (score > best) {
+      best = score;
       plugin = l->key;
       plen = strlen(plugin);
       line = l->line;
