@@ -495,7 +495,9 @@ int gv_config_load_source(const char *name, const char *text, size_t len, gv_con
     return gv_error_set_at(err, GV_ECONFIG, name, 0, "the file is over %d bytes", GV_SANDBOX_MAX_SOURCE);
   /* The line finder reads a NUL-terminated copy. */
   char *src = malloc(len + 1);
-  gv_sandbox_limits lim = {8u << 20, 1000000};
+  /* A configuration is a page of assignments: these limits leave it room a thousand times
+   * over, and stop a file that loops (even in costly library calls) within two seconds. */
+  gv_sandbox_limits lim = {8u << 20, 1000000, 2000};
   gv_sandbox *sb = src ? gv_sandbox_new(&lim) : NULL;
   int rc = GV_ENOMEM;
   if (sb == NULL) {
