@@ -406,7 +406,7 @@ static int read_config(cl *c, int env, gv_config *cfg) {
     snprintf(msg, sizeof msg, "log_level must be \"debug\", \"info\", \"warn\", \"error\" or \"off\", not \"%s\"", level);
     return bad(c, "log_level", msg);
   }
-  if (level[0]) snprintf(cfg->log_level, sizeof cfg->log_level, "%s", level);
+  if (level[0]) snprintf(cfg->log_level, sizeof cfg->log_level, "%.15s", level); /* a known name: short */
   static const char *const tls[] = {"certificate", "key", NULL};
   int t = sub_table(c, env, "tls", tls);
   if (t < 0) return GV_ECONFIG;
