@@ -1,5 +1,6 @@
 /* The server: one libuv loop, the HTTP layer, routing, group commit, durable timers, signals. */
 #include "api/server.h"
+#include "api/notify.h"
 #include "api/api.h"
 #include "base/crypto.h"
 #include "base/time.h"
@@ -476,6 +477,7 @@ static void begin_shutdown(gv_srv *s, const char *why) {
   if (s->shutting_down) return;
   s->shutting_down = 1;
   gv_log(GV_LOG_INFO, "server.stopping", "signal=%s", why);
+  gv_notify_stopping();
   uv_timer_stop(&s->timer);
   gv_plugins_loop_stop(s->plugins);
   api_streams_close_all(s);
@@ -487,8 +489,10 @@ static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
     gv_error errs[16];
     size_t n = 0;
+    gv_notify_reloading();
     gv_engine_register_dir(s->e, s->cfg.workflows, errs, 16, &n);
     gv_log(GV_LOG_INFO, "workflows.reloaded", "errors=%zu", n);
+    gv_notify_reloaded();
     return;
   }
   begin_shutdown(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -519,7 +523,11 @@ int gv_server_run(const gv_config *cfg) {
     if (err.code == GV_ENOTFOUND)
       gv_log(GV_LOG_ERROR, "server.no_database", "path=%s hint=\"create it with: gavel init --db %s --forum midiocc\"",
              cfg->database, cfg->database);
-    else
+    else if (err.code == GV_ECONFIG) {
+      /* A plugin refused its settings: one line, at the setting, as for any other mistake. */
+      gv_config_locate(cfg, &err);
+      fprintf(stderr, "%s\n", gv_error_format(&err, buf, sizeof buf));
+    } else
       gv_log(GV_LOG_ERROR, "server.store", "error=\"%s\"", gv_error_format(&err, buf, sizeof buf));
     goto out;
   }
@@ -575,6 +583,7 @@ int gv_server_run(const gv_config *cfg) {
          cfg->tls_cert[0] ? "https" : "http", strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
          strchr(cfg->listen_host, ':') ? "]" : "", gv_http_server_port(s->http), s->forum->id, cfg->database,
          cfg->test_clock);
+  gv_notify_ready(&loop, "serving");
   uv_run(&loop, UV_RUN_DEFAULT);
   rc = 0;
 out:

@@ -421,9 +421,10 @@ done:
 /* ---- backup, incidents -------------------------------------------------------------------- */
 
 static int cmd_backup(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  const char *db = gv_cli_val(opts, "db", "gavel.db");
+  const char *db = gv_cli_db(opts);
   gv_error err;
   gv_error_clear(&err);
+  if (db == NULL) return 1;
   if (access(db, F_OK) != 0) {
     fprintf(stderr, "gavel backup: no database at %s\n", db);
     return 1;

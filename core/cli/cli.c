@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "base/log.h"
 #include "host/host.h"
+#include "lua/config.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -211,10 +212,27 @@ int gv_cli_main(int argc, char **argv) {
 static gv_plugins *cli_plugins;
 static gv_forum *cli_plugins_forum;
 
+const char *gv_cli_db(gv_opt *opts) {
+  static gv_config cfg;
+  const char *db = gv_cli_val(opts, "db", NULL), *env = getenv("GAVEL_DATABASE");
+  if (db || (env && *env)) return gv_config_database(db, NULL);
+  const char *path = gv_config_path(gv_cli_val(opts, "config", NULL));
+  if (path == NULL) return gv_config_database(NULL, NULL);
+  gv_error err;
+  gv_config_defaults(&cfg);
+  if (gv_config_load(path, &cfg, &err) != GV_OK) {
+    gv_cli_fail(&err);
+    return NULL;
+  }
+  return gv_config_database(NULL, &cfg);
+}
+
 int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
-  const char *db = gv_cli_val(opts, "db", "gavel.db");
+  const char *db = gv_cli_db(opts);
   gv_error err;
   gv_error_clear(&err);
+  *out = NULL;
+  if (db == NULL) return 1;
   if (gv_store_open(db, create ? GV_STORE_CREATE : 0, out, &err) != GV_OK) {
     if (err.code == GV_ENOTFOUND)
       fprintf(stderr, "gavel: no database at %s (create one with gavel init --db %s --forum ID)\n", db, db);
@@ -226,7 +244,7 @@ int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
   json_t *config = NULL;
   if (cli_plugins == NULL && gv_store_forum_default(*out, id, NULL) == GV_OK &&
       gv_store_forum_load(*out, id, &cli_plugins_forum, NULL) == GV_OK &&
-      (gv_plugins_config_load(gv_cli_val(opts, "config", NULL), &config, &err) != GV_OK ||
+      (gv_plugins_config_load(gv_config_path(gv_cli_val(opts, "config", NULL)), &config, &err) != GV_OK ||
        gv_plugins_open(*out, cli_plugins_forum, db, config, &cli_plugins, &err) != GV_OK)) {
     json_decref(config);
     gv_cli_fail(&err);
@@ -245,7 +263,7 @@ int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, gv_engine
   json_t *config = NULL;
   eo.db_path = db;
   eo.no_plugins = !with_plugins;
-  if (with_plugins && gv_plugins_config_load(gv_cli_val(opts, "config", NULL), &config, &err) != GV_OK)
+  if (with_plugins && gv_plugins_config_load(gv_config_path(gv_cli_val(opts, "config", NULL)), &config, &err) != GV_OK)
     return gv_cli_fail(&err);
   eo.plugins = config;
   int rc = gv_engine_open(&eo, out, &err);
@@ -273,10 +291,7 @@ int gv_cli_load_forum(gv_store *s, gv_opt *opts, gv_forum **out) {
   return 0;
 }
 
-const char *gv_cli_workflows_dir(void) {
-  const char *d = getenv("GAVEL_WORKFLOWS_DIR");
-  return d && *d ? d : GAVEL_SOURCE_DIR "/workflows";
-}
+const char *gv_cli_workflows_dir(void) { return gv_config_workflows_default(); }
 
 int gv_cli_read_line(char *buf, size_t size) {
   if (fgets(buf, (int)size, stdin) == NULL) return -1;

@@ -44,7 +44,12 @@ int gv_cli_usage_error(const gv_cmd *cmd, const char *fmt, ...) __attribute__((f
 /* Prints an error (gv_error) as "gavel: message" or "file:line: message"; returns 1. */
 int gv_cli_fail(const gv_error *err);
 
-/* Opens the store named by --db (GV_STORE_CREATE when create) with the plugins started
+/* The database a command uses: --db, else $GAVEL_DATABASE, else the configuration's
+ * database (--config, else $GAVEL_CONFIG, else ./gavel.conf.lua), else ./gavel.db. Prints
+ * the configuration's mistake and returns NULL when it cannot be read. The result lives
+ * until the next call. */
+const char *gv_cli_db(gv_opt *opts);
+/* Opens the store named by gv_cli_db (GV_STORE_CREATE when create) with the plugins started
  * on it. Prints and returns non-zero on failure. Close it with gv_cli_close_store. */
 int gv_cli_open_store(gv_opt *opts, int create, gv_store **out);
 /* Closes a store opened with gv_cli_open_store (and the plugins it started). */

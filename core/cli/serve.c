@@ -24,11 +24,11 @@ static int cmd_serve(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   gv_config_defaults(&cfg);
   gv_error err;
   gv_error_clear(&err);
-  const char *path = gv_cli_val(opts, "config", NULL);
-  if (path == NULL && access("gavel.conf.lua", F_OK) == 0) path = "gavel.conf.lua";
+  /* Each setting: the option, else the environment, else the file, else the default. */
+  const char *path = gv_config_path(gv_cli_val(opts, "config", NULL));
   if (path && gv_config_load(path, &cfg, &err) != GV_OK) return gv_cli_fail(&err);
-  const char *db = gv_cli_val(opts, "db", NULL);
-  if (db) snprintf(cfg.database, sizeof cfg.database, "%s", db);
+  const char *db = gv_config_database(gv_cli_val(opts, "db", NULL), &cfg);
+  if (db != cfg.database) snprintf(cfg.database, sizeof cfg.database, "%s", db);
   const char *listen = gv_cli_val(opts, "listen", NULL);
   if (listen && gv_config_parse_listen(listen, cfg.listen_host, &cfg.listen_port) != GV_OK)
     return gv_cli_usage_error(cmd, "--listen must be ADDRESS:PORT, e.g. 127.0.0.1:8080");
@@ -52,9 +52,10 @@ static int cmd_record(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   if (*end || id <= 0) return gv_cli_usage_error(cmd, "--meeting must be a meeting id (see gavel meeting list)");
   if (strcmp(format, "md") && strcmp(format, "html") && strcmp(format, "json"))
     return gv_cli_usage_error(cmd, "--format must be md, html or json");
-  const char *db = gv_cli_val(opts, "db", "gavel.db");
+  const char *db = gv_cli_db(opts);
   gv_engine *e = NULL;
   gv_error err;
+  if (db == NULL) return 1;
   if (access(db, F_OK) != 0) {
     fprintf(stderr, "gavel record: no database at %s\n", db);
     return 1;
@@ -169,8 +170,8 @@ static int cmd_token_revoke(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
 }
 
 static gv_opt serve_opts[] = {
-    {"config", 1, "configuration file (default ./gavel.conf.lua if present)"},
-    {"db", 1, "database file (default ./gavel.db)"},
+    {"config", 1, "configuration file (default $GAVEL_CONFIG, else ./gavel.conf.lua if present)"},
+    {"db", 1, "database file (default $GAVEL_DATABASE, else the configuration's, else ./gavel.db)"},
     {"listen", 1, "address and port (default 127.0.0.1:8080)"},
     {"workflows", 1, "directory of workflow files (default: the shipped ones)"},
     {"test-clock", 0, "tests only: enable POST /v1/test/clock to move time forward"},

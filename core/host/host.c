@@ -204,7 +204,7 @@ int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path,
     /* A plugin that cannot start stops the start: running without the audit log (or
      * mail) the forum configured would silently lose what it promised. */
     if (start(p, builtin[i], json_is_object(cfg) ? cfg : NULL, 0, &e2) != GV_OK) {
-      gv_log(GV_LOG_ERROR, "plugin.failed", "name=%s error=\"%s\"", builtin[i]->name, e2.message);
+      /* Not logged here: the caller reports it once (as file:line when it is a setting). */
       gv_plugins_close(p);
       *out = NULL;
       if (err) *err = e2;
@@ -217,7 +217,7 @@ int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path,
 
 int gv_plugins_config_load(const char *path, json_t **out, gv_error *err) {
   *out = NULL;
-  if (path == NULL && access("gavel.conf.lua", F_OK) == 0) path = "gavel.conf.lua";
+  path = gv_config_path(path);
   if (path == NULL) return GV_OK;
   gv_config *cfg = malloc(sizeof *cfg);
   if (cfg == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
@@ -313,7 +313,7 @@ int gv_plugins_command(int argc, char **argv) {
   const gv_plugin_command *c = find_command(argc, argv, &pl, &used);
   if (c == NULL) return -1;
   /* --db PATH, --config PATH (and --help) belong to the host; the rest is the command's. */
-  const char *db = "gavel.db", *conf = NULL;
+  const char *db = NULL, *conf = NULL;
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   int nrest = 0;
   for (int i = used; i < argc; i++) {
@@ -336,12 +336,19 @@ int gv_plugins_command(int argc, char **argv) {
   gv_store *s = NULL;
   gv_forum *f = NULL;
   gv_plugins *p = NULL;
+  gv_config *file_cfg = NULL;
   int rc = 1;
   char id[64];
-  if (gv_plugins_config_load(conf, &config, &err) != GV_OK) {
+  if (gv_plugins_config_load(gv_config_path(conf), &config, &err) != GV_OK) {
     gv_cli_fail(&err);
     goto done;
   }
+  /* Without --db: $GAVEL_DATABASE, else the configuration's database, as for serve. */
+  if (db == NULL && gv_config_path(conf) && (file_cfg = malloc(sizeof *file_cfg)) != NULL) {
+    gv_config_defaults(file_cfg);
+    gv_config_load(gv_config_path(conf), file_cfg, &err); /* read without fault just above */
+  }
+  if (db == NULL) db = gv_config_database(NULL, file_cfg);
   if (gv_store_open(db, 0, &s, &err) != GV_OK) {
     if (err.code == GV_ENOTFOUND) fprintf(stderr, "gavel %s: no database at %s\n", c->name, db);
     else gv_cli_fail(&err);
@@ -359,6 +366,7 @@ done:
   gv_plugins_close(p);
   gv_forum_free(f);
   gv_store_close(s);
+  free(file_cfg);
   free(rest);
   return rc;
 }

@@ -1,0 +1,5 @@
+plugins = {
+  audit = { colour = "blue" },
+  mail = {},
+  email = { smtp = 25 },
+}
