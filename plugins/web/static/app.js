@@ -27,6 +27,18 @@ const T = {
     summary_counts: 'Counts', live: 'This page updates by itself.', notes: 'Comments and amendments',
     comment: 'comment', amendment: 'amendment', updated: 'This page has changed.', refresh: 'Show the changes',
     choose: '— choose —', remove: 'Remove',
+    skip: 'Skip to the content', unreachable: 'The server could not be reached. Check the connection.',
+    recorded_position: (m, at) => `Position of ${m} recorded at ${at} (your time)`,
+    recorded_action: (a, at) => `“${a}” recorded at ${at} (your time)`,
+    recorded_at: 'Recorded at', event_no: 'Event', audit_no: 'Audit log entry', revise_position: 'Revise our position',
+    lost_checking: 'The answer was lost on the way. Checking what the server holds…',
+    lost_same: 'The answer was lost on the way; the server holds the version you sent.',
+    lost_older: (v, at) => `The server holds an earlier version (${v}, recorded at ${at}). Sending yours again…`,
+    lost_none: 'The server holds no position from you yet. Sending yours again…',
+    kept: 'Not sent yet: the server cannot be reached. What you wrote is kept in this browser and will be sent as soon as the server answers.',
+    restored: 'What you had written and not yet sent is back.',
+    session_ended: 'Your session has ended. Sign in again: what you were writing is kept.',
+    diff_from: 'From', diff_to: 'to',
   },
   fr: {
     signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
@@ -51,6 +63,18 @@ const T = {
     summary_counts: 'Décompte', live: 'Cette page se met à jour toute seule.', notes: 'Observations et amendements',
     comment: 'observation', amendment: 'amendement', updated: 'Cette page a changé.', refresh: 'Afficher les changements',
     choose: '— choisir —', remove: 'Retirer',
+    skip: 'Aller au contenu', unreachable: "Le serveur n'a pas pu être joint. Vérifiez la connexion.",
+    recorded_position: (m, at) => `Position de ${m} enregistrée à ${at} (votre heure)`,
+    recorded_action: (a, at) => `« ${a} » enregistré à ${at} (votre heure)`,
+    recorded_at: 'Enregistré le', event_no: 'Événement', audit_no: 'Entrée du journal d’audit', revise_position: 'Réviser notre position',
+    lost_checking: 'La réponse s’est perdue en chemin. Vérification de ce que le serveur a reçu…',
+    lost_same: 'La réponse s’est perdue en chemin ; le serveur a bien la version que vous avez envoyée.',
+    lost_older: (v, at) => `Le serveur a une version antérieure (${v}, enregistrée à ${at}). Nouvel envoi de la vôtre…`,
+    lost_none: "Le serveur n'a encore aucune position de votre part. Nouvel envoi de la vôtre…",
+    kept: "Pas encore envoyé : le serveur ne répond pas. Ce que vous avez écrit est gardé dans ce navigateur et sera envoyé dès qu'il répondra.",
+    restored: "Ce que vous aviez écrit sans l'envoyer est revenu.",
+    session_ended: 'Votre session a pris fin. Reconnectez-vous : ce que vous écriviez est conservé.',
+    diff_from: 'De la', diff_to: 'à la',
   },
 };
 
@@ -72,7 +96,13 @@ const VALUES = {
   silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
 };
 
-const S = {lang: null, me: null, forum: null, workflows: null, stream: null, gen: 0};
+const S = {lang: null, me: null, forum: null, workflows: null, stream: null, gen: 0, view: null, retry: null};
+
+// The forum's names as the server wrote them into the page, for the pages seen before signing in.
+const SITE = (() => {
+  const d = (document.getElementById('top') || {}).dataset || {};
+  return {short: d.short || 'Gavel', name: {en: d.nameEn || d.short || 'Gavel', fr: d.nameFr || d.short || 'Gavel'}};
+})();
 
 // Forgets whoever was signed in (another person may sign in on this browser next).
 function forget() {
@@ -84,11 +114,29 @@ function forget() {
 function closeStream() {
   if (S.stream) S.stream.close();
   S.stream = null;
+  clearTimeout(S.retry);
+  S.retry = null;
 }
 
 // ---- Small helpers -------------------------------------------------------------------------
 
-function t(key) { return (T[S.lang] || T.en)[key] || T.en[key] || key; }
+function t(key, ...args) {
+  const v = (T[S.lang] || T.en)[key] || T.en[key] || key;
+  return typeof v === 'function' ? v(...args) : v;
+}
+
+// The page's own title, then the forum's short name.
+function pageTitle(...parts) {
+  document.title = parts.filter(Boolean).concat(S.forum ? S.forum.short_name || SITE.short : SITE.short).join(' — ');
+}
+
+// A time of day in the reader's zone (14:32), with the date when it is not today.
+function clock(iso) {
+  const d = new Date(iso);
+  const loc = S.lang === 'fr' ? 'fr-FR' : 'en-GB';
+  const today = new Date().toDateString() === d.toDateString();
+  return new Intl.DateTimeFormat(loc, today ? {timeStyle: 'short'} : {dateStyle: 'medium', timeStyle: 'short'}).format(d);
+}
 
 // One text in the reader's language: a string, or an object with one string per language.
 function tx(v) {
@@ -167,11 +215,19 @@ async function api(method, path, body, extra) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = localStorage.getItem('gavel.csrf') || '';
   Object.assign(headers, extra || {});
-  const r = await fetch(path, {method, headers, credentials: 'same-origin',
-                               body: body === undefined ? undefined : JSON.stringify(body)});
-  const type = r.headers.get('Content-Type') || '';
-  const data = type.includes('json') ? await r.json() : await r.text();
+  let r, data;
+  try {
+    r = await fetch(path, {method, headers, credentials: 'same-origin',
+                           body: body === undefined ? undefined : JSON.stringify(body)});
+    const type = r.headers.get('Content-Type') || '';
+    data = type.includes('json') ? await r.json() : await r.text();
+  } catch (e) {
+    // No answer, or half of one: whether the server acted is unknown (status 0).
+    throw new ApiError(0, {error: {message: t('unreachable')}});
+  }
   if (r.status === 401 && path !== '/v1/login') {
+    // Someone who was signed in is told why the sign-in form is back; what they wrote stays.
+    if (S.me) sessionStorage.setItem('gavel.ended', '1');
     forget();
     // Back to the page asked for once signed in.
     if (location.pathname !== '/login') sessionStorage.setItem('gavel.next', location.pathname + location.search);
@@ -197,7 +253,8 @@ function frame() {
     onclick: async () => {
       setLang(other);
       if (S.me) {
-        try { S.me = await api('PATCH', '/v1/me', {language: other}); } catch (e) { /* keep the page's choice */ }
+        // The answer is the whole profile; what the page knew stays if it ever lacks a field.
+        try { S.me = Object.assign({}, S.me, await api('PATCH', '/v1/me', {language: other})); } catch (e) { /* keep the page's choice */ }
       }
       render();
     }}, other === 'fr' ? 'Français' : 'English');
@@ -206,8 +263,10 @@ function frame() {
     el('span', {class: 'small'}, S.me.display_name + (S.me.member ? ' · ' + memberName(S.me.member) : '')),
     el('button', {class: 'link', onclick: signOut}, t('signout')), switcher) : el('nav', {}, switcher);
   top.replaceChildren(el('div', {class: 'bar'},
-    el('span', {class: 'forum'}, S.forum ? tx(S.forum.name) : 'Gavel'), nav));
-  document.title = S.forum ? S.forum.short_name || 'Gavel' : 'Gavel';
+    el('span', {class: 'forum'}, S.forum ? tx(S.forum.name) : tx(SITE.name)), nav));
+  const skip = document.querySelector('a.skip');
+  if (skip) skip.textContent = t('skip');
+  pageTitle();
 }
 
 async function signOut() {
@@ -256,7 +315,7 @@ async function render() {
     try {
       S.me = await api('GET', '/v1/me');
     } catch (e) {
-      if (e.status !== 401) show(problem(e));
+      if (e.status !== 401) unreachable(e, gen);
       return;
     }
   }
@@ -275,18 +334,37 @@ async function render() {
     if (path === '/meetings') return await pageMeetings();
     if ((m = path.match(/^\/meetings\/(\d+)$/))) return await pageMeeting(Number(m[1]));
     if (path === '/me') return await pageMe();
-    show(el('h1', {}, t('not_found')), link('/', t('back')));
+    notFound();
   } catch (e) {
-    if (e.status === 404) show(el('h1', {}, t('not_found')), link('/', t('back')));
-    else if (e.status !== 401) show(problem(e));
+    if (e.status === 404) notFound();
+    else if (e.status !== 401) unreachable(e, gen);
   }
 }
 
+// Says what went wrong; when the server could not be reached, the page tries again by itself.
+function unreachable(e, gen) {
+  show(problem(e));
+  if (e.status !== 0) return;
+  clearTimeout(S.retry);
+  S.retry = setTimeout(() => { if (gen === S.gen) render(); }, 3000);
+}
+
+function notFound() {
+  pageTitle(t('not_found'));
+  show(el('h1', {}, t('not_found')), el('p', {}, link('/', t('back'))));
+}
+
 function pageLogin() {
+  // The server's page already holds the form: what was typed there before the script came stays.
+  const typed = (id) => { const x = document.getElementById(id); return x ? x.value : ''; };
+  const focused = document.activeElement && document.activeElement.id;
   const err = el('p', {class: 'error', role: 'alert'});
-  const user = el('input', {type: 'text', id: 'username', name: 'username', autocomplete: 'username', required: true});
+  const user = el('input', {type: 'text', id: 'username', name: 'username', autocomplete: 'username', required: true,
+    value: typed('username') || null});
   const pass = el('input', {type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true});
-  const form = el('form', {class: 'card', onsubmit: async (ev) => {
+  pass.value = typed('password');
+  const ended = sessionStorage.getItem('gavel.ended');
+  const form = el('form', {class: 'card', id: 'signin', onsubmit: async (ev) => {
     ev.preventDefault();
     err.textContent = '';
     const button = form.querySelector('button');
@@ -294,6 +372,7 @@ function pageLogin() {
     try {
       const r = await api('POST', '/v1/login', {username: user.value, password: pass.value, cookie: true});
       localStorage.setItem('gavel.csrf', r.csrf);
+      sessionStorage.removeItem('gavel.ended');
       forget();
       localStorage.removeItem('gavel.lang');
       const next = sessionStorage.getItem('gavel.next');
@@ -307,8 +386,10 @@ function pageLogin() {
   el('label', {for: 'username'}, t('username')), user,
   el('label', {for: 'password'}, t('password')), pass,
   el('div', {}, el('button', {type: 'submit'}, t('signin'))), err);
-  show(el('h1', {}, t('signin')), form);
-  user.focus();
+  pageTitle(t('signin'));
+  show(el('h1', {}, t('signin')), el('p', {class: 'muted'}, tx(SITE.name)),
+    ended ? el('p', {class: 'notice', role: 'status'}, t('session_ended')) : null, form);
+  (focused === 'password' ? pass : user).focus();
 }
 
 function deadlineOf(item) {
@@ -329,21 +410,21 @@ async function pageItems() {
     next = more.next;
   }
   if (gen !== S.gen) return;
-  document.title = t('items') + ' — ' + S.forum.short_name;
+  pageTitle(awaiting ? t('awaiting') : t('items'));
   const creatable = wfs.filter((w) => w.create);
   const rows = list.items.map((it) => el('tr', {},
     el('td', {}, link('/items/' + it.id, tx(it.title)), it.number ? el('div', {class: 'small muted'}, it.number) : null),
-    el('td', {class: 'optional'}, tx((wfs.find((w) => w.name === it.workflow) || {}).title) || it.workflow),
-    el('td', {}, el('span', {class: 'badge'}, tx(it.state_label) || it.state)),
-    el('td', {class: 'small'}, deadlineOf(it))));
+    el('td', {'data-label': t('workflow')}, tx((wfs.find((w) => w.name === it.workflow) || {}).title) || it.workflow),
+    el('td', {'data-label': t('state')}, el('span', {class: 'badge'}, tx(it.state_label) || it.state)),
+    el('td', {class: 'small', 'data-label': t('deadline')}, deadlineOf(it))));
   show(
     el('h1', {}, t('items')),
     el('p', {class: 'row'},
       awaiting ? link('/', t('all')) : el('strong', {}, t('all')),
       awaiting ? el('strong', {}, t('awaiting')) : link('/?awaiting=me', t('awaiting')),
       ...creatable.map((w) => link('/new/' + w.name, '+ ' + (tx(w.title) || w.name)))),
-    rows.length ? el('table', {id: 'items'},
-      el('thead', {}, el('tr', {}, el('th', {}, t('title')), el('th', {class: 'optional'}, t('workflow')),
+    rows.length ? el('table', {id: 'items', class: 'stack'},
+      el('thead', {}, el('tr', {}, el('th', {}, t('title')), el('th', {}, t('workflow')),
         el('th', {}, t('state')), el('th', {}, t('deadline')))),
       el('tbody', {}, rows)) : el('p', {class: 'muted'}, t('nothing')));
 }
@@ -499,31 +580,87 @@ function fieldFor(name, spec, path, defaults) {
   return {node: wrap, get};
 }
 
-// A form for an action (or for creating an item); send(params) does the request.
-function actionForm(name, spec, send, prefix, defaults) {
+// ---- Unsent text, kept in this browser ---------------------------------------------------------------
+// What someone writes in a form is kept (per account, item and action) across reloads, lost
+// connections and ended sessions, until the server has recorded it. A text sent without an
+// answer is "pending": it keeps its Idempotency-Key, so sending it again acts once.
+
+function draftKey(d) { return 'gavel.unsent.' + (S.me ? S.me.username : '') + '.' + d.scope + '.' + d.action; }
+
+function draftLoad(d) {
+  try { return JSON.parse(localStorage.getItem(draftKey(d)) || 'null'); } catch (e) { return null; }
+}
+
+function draftSave(d, v) {
+  try { localStorage.setItem(draftKey(d), JSON.stringify(Object.assign({at: Date.now()}, v))); } catch (e) { /* storage off or full */ }
+}
+
+function draftDrop(d) { localStorage.removeItem(draftKey(d)); }
+
+function formValues(form) {
+  const v = {};
+  form.querySelectorAll('input, select, textarea').forEach((x) => {
+    if (x.id) v[x.id] = x.type === 'checkbox' ? x.checked : x.value;
+  });
+  return v;
+}
+
+function formRestore(form, values) {
+  for (const [id, v] of Object.entries(values || {})) {
+    const x = form.querySelector('#' + CSS.escape(id));
+    if (!x) continue;
+    if (x.type === 'checkbox') x.checked = !!v;
+    else x.value = v;
+  }
+}
+
+// A form for an action (or for creating an item); send(params, key) does the request.
+// opts.draft {scope, action} keeps what is typed; opts.onLost(params, key) takes over when
+// the answer is lost; opts.label replaces the action's own label on the button.
+function actionForm(name, spec, send, prefix, defaults, opts) {
+  opts = opts || {};
   const fields = Object.entries(spec.params || {}).map(([k, s]) => [k, fieldFor(k, s, [prefix || name, k], defaults)]);
   const err = el('p', {class: 'error', role: 'alert'});
+  const saved = opts.draft ? draftLoad(opts.draft) : null;
   // One key per attempt at this form: sending again after a lost answer does it once.
-  let key = newKey();
-  const form = el('form', {class: 'action', 'data-action': name, onsubmit: async (ev) => {
-    ev.preventDefault();
-    err.textContent = '';
-    form.querySelectorAll('.field-error').forEach((x) => { x.textContent = ''; });
-    form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
+  let key = saved && saved.pending && saved.key ? saved.key : newKey();
+  const remember = () => {
+    if (!opts.draft) return;
+    // A change after a lost answer is a new attempt.
+    if (saved && saved.pending) { saved.pending = false; key = newKey(); }
+    draftSave(opts.draft, {values: formValues(form), key, pending: false});
+  };
+  const collect = () => {
     const params = {};
     for (const [k, f] of fields) {
       const v = f.get();
       if (v !== undefined) params[k] = v;
     }
+    return params;
+  };
+  const form = el('form', {class: 'action', 'data-action': name, oninput: remember, onchange: remember, onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    form.querySelectorAll('.field-error').forEach((x) => { x.textContent = ''; });
+    form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
+    const params = collect();
+    if (opts.draft) draftSave(opts.draft, {values: formValues(form), params, key, pending: true});
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
     try {
       await send(params, key);
+      if (opts.draft) draftDrop(opts.draft);
       key = newKey();
     } catch (e) {
       button.disabled = false;
-      // A refusal is final for these values; a lost answer keeps the key for a retry.
-      if (e.status) key = newKey();
+      // A lost answer keeps the key and the text for a retry; so does an ended session.
+      if (e.status === 0 && opts.onLost) return opts.onLost(params, key);
+      if (e.status === 401) return;
+      // A refusal is final for these values: the text stays, a new attempt gets a new key.
+      if (e.status) {
+        key = newKey();
+        if (opts.draft) draftSave(opts.draft, {values: formValues(form), key, pending: false});
+      }
       // Point at the field the server named, if it is on this form.
       const top = (e.field || '').split(/[.[]/)[0];
       const f = form.querySelector('[data-name="' + CSS.escape((prefix || name) + '.' + top) + '"]');
@@ -534,7 +671,11 @@ function actionForm(name, spec, send, prefix, defaults) {
         err.textContent = e.message;
       }
     }
-  }}, fields.map(([, f]) => f.node), el('button', {type: 'submit'}, tx(spec.label) || t('send')), err);
+  }}, fields.map(([, f]) => f.node), el('button', {type: 'submit'}, opts.label || tx(spec.label) || t('send')), err);
+  if (saved && saved.values) {
+    formRestore(form, saved.values);
+    form.prepend(el('p', {class: 'notice small restored', role: 'status'}, t('restored')));
+  }
   return form;
 }
 
@@ -573,14 +714,14 @@ function positionsBlock(item, positions) {
     const p = byMember[m.member];
     const stance = p ? (p.sealed ? el('span', {class: 'muted'}, '—') : valueName(p.stance)) : '';
     return el('tr', {'data-member': m.member},
-      el('td', {}, memberName(m.member)),
-      el('td', {}, el('span', {class: 'badge ' + (m.answered ? 'yes' : 'no')}, m.answered ? t('answered') : t('pending'))),
-      el('td', {}, stance, p && p.on_behalf ? el('div', {class: 'small muted'}, t('on_behalf') + (p.reference ? ' · ' + p.reference : '')) : null),
-      el('td', {class: 'small'}, p && !p.sealed && p.statement ? p.statement : ''));
+      el('th', {scope: 'row'}, memberName(m.member)),
+      el('td', {'data-label': t('answered')}, el('span', {class: 'badge ' + (m.answered ? 'yes' : 'no')}, m.answered ? t('answered') : t('pending'))),
+      el('td', {'data-label': t('position')}, stance, p && p.on_behalf ? el('div', {class: 'small muted'}, t('on_behalf') + (p.reference ? ' · ' + p.reference : '')) : null),
+      el('td', {class: 'small', 'data-label': t('statement')}, p && !p.sealed && p.statement ? p.statement : ''));
   });
   const out = [el('h2', {}, t('states')),
     s.hidden ? el('p', {class: 'muted small'}, t('hidden')) : null,
-    el('table', {id: 'matrix'}, el('thead', {}, el('tr', {}, el('th', {}, t('states')), el('th', {}, t('answered')),
+    el('table', {id: 'matrix', class: 'stack'}, el('thead', {}, el('tr', {}, el('th', {}, t('states')), el('th', {}, t('answered')),
       el('th', {}, t('position')), el('th', {}, t('statement')))), el('tbody', {}, rows))];
   if (s.counts && Object.keys(s.counts).length) {
     out.push(el('p', {class: 'small', id: 'counts'}, t('summary_counts') + ': ',
@@ -628,7 +769,9 @@ async function versionsBlock(item) {
     out.push(el('h2', {}, t('versions')),
       el('ul', {class: 'plain small'}, v.versions.map((x) => el('li', {}, t('version') + ' ' + x.version + ' — ' +
         when(x.at) + ' — ' + x.by + (x.note ? ' — ' + x.note : '')))),
-      el('p', {class: 'row'}, el('label', {class: 'inline', for: 'diff-from'}, t('compare')), from, to), box);
+      el('p', {class: 'row'}, el('span', {}, t('compare') + ':'),
+        el('label', {class: 'inline', for: 'diff-from'}, t('diff_from')), from,
+        el('label', {class: 'inline', for: 'diff-to'}, t('diff_to')), to), box);
     show();
   }
   return out;
@@ -641,8 +784,29 @@ function eventsBlock(events) {
 }
 
 async function pageItem(id) {
-  await drawItem(id);
+  // What the page says about the reader's last action (received, lost, kept), where they are.
+  S.view = {id, note: null, noteFor: null, focus: false};
+  const item = await drawItem(id);
   live((ev) => ev.item_id === id, () => drawItem(id));
+  if (item) resendPending(id, item);
+}
+
+// The reader's own recorded position, when the server shows it to them.
+function ownPosition(positions) {
+  const mine = S.me && S.me.member;
+  return (positions || []).find((p) => mine && p.member === mine && !p.sealed && p.stance != null) || null;
+}
+
+// An action that sets the reader's position: every one of its required fields is a field of
+// the position it recorded (the workflow's words, not a list of action names).
+function setsPosition(a, own) {
+  const req = Object.entries(a.params || {}).filter(([, sp]) => sp.required).map(([k]) => k);
+  return own != null && req.length > 0 && req.every((k) => k in own);
+}
+
+function drawNote(id, node, action, focus) {
+  if (!S.view || S.view.id !== id) S.view = {id};
+  Object.assign(S.view, {note: node, noteFor: action || null, focus: !!focus});
 }
 
 async function drawItem(id) {
@@ -650,22 +814,29 @@ async function drawItem(id) {
   const [item, events, pos] = await Promise.all([
     api('GET', '/v1/items/' + id), api('GET', '/v1/items/' + id + '/events'),
     api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []}))]);
-  const notice = el('div', {id: 'notice'});
-  const forms = item.actions.map((a) => el('details', {class: 'action', open: item.actions.length === 1},
-    el('summary', {}, tx(a.label) || a.name),
-    actionForm(a.name, a, async (params, key) => {
-      const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': key});
-      S.dirty = false;
-      await drawItem(id);
-      const rc = r.receipt || {};
-      document.getElementById('notice').replaceChildren(el('p', {class: 'notice', role: 'status'},
-        t('done') + ' — ' + t('receipt') + ': ' + t('event') + ' ' + rc.event_id + ', ' + when(rc.committed_at || rc.at) +
-        (rc.audit_index != null ? ', ' + t('audit') + ' ' + rc.audit_index : '')));
-    }, null, {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined})));
+  const own = ownPosition(pos.positions);
+  const forms = item.actions.map((a) => {
+    const mine = setsPosition(a, own);
+    const defaults = {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined};
+    if (mine) for (const k of Object.keys(a.params || {})) if (own[k] != null && k !== 'member') defaults[k] = own[k];
+    return el('details', {class: 'action', open: item.actions.length === 1 || mine, 'data-for': a.name},
+      el('summary', {}, mine ? t('revise_position') : tx(a.label) || a.name),
+      actionForm(a.name, a, async (params, key) => {
+        const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': key});
+        await recorded(id, a, r.receipt || {});
+      }, null, defaults, {draft: {scope: id, action: a.name}, label: mine ? t('revise_position') : null,
+        onLost: (params, key) => lost(id, a, params, key)}));
+  });
   const dl = Object.entries(item.deadlines || {});
   const versions = item.data && item.data.versions ? await versionsBlock(item) : [];
-  if (gen !== S.gen) return;
-  document.title = tx(item.title) + ' — ' + (S.forum ? S.forum.short_name : 'Gavel');
+  if (gen !== S.gen) return null;
+  const v = S.view && S.view.id === id ? S.view : {};
+  const hadFocus = v.note && v.note.contains(document.activeElement);
+  const notice = el('div', {id: 'notice'}, v.note || null);
+  // The note sits above the form it is about; otherwise at the top.
+  const at = v.note && v.noteFor ? forms.findIndex((f) => f.dataset.for === v.noteFor) : -1;
+  if (at >= 0) forms.splice(at, 0, notice);
+  pageTitle(tx(item.title));
   show(
     el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, tx(item.title)),
@@ -676,8 +847,8 @@ async function drawItem(id) {
       item.meeting_id ? link('/meetings/' + item.meeting_id, t('meeting')) : null,
       el('span', {class: 'muted'}, t('opened') + ' ' + when(item.created_at) + ' ' + t('by') + ' ' + item.created_by)),
     dl.length ? el('p', {class: 'small', id: 'deadlines'}, t('deadlines') + ': ',
-      dl.map(([k, v]) => valueName(k) + ' ' + when(v)).join(' · ')) : null,
-    notice,
+      dl.map(([k, x]) => valueName(k) + ' ' + when(x)).join(' · ')) : null,
+    at < 0 ? notice : null,
     ...dataBlock(item),
     ...positionsBlock(item, pos.positions),
     ...versions,
@@ -685,6 +856,106 @@ async function drawItem(id) {
     ...forms,
     ...eventsBlock(events.events),
     el('p', {class: 'muted small'}, t('live')));
+  if (v.note && (v.focus || hadFocus)) {
+    v.focus = false;
+    v.note.focus({preventScroll: true});
+    v.note.scrollIntoView({block: 'center'});
+  }
+  return item;
+}
+
+// What the server recorded, said where the reader is: the position as recorded (or the
+// action's name), the time in the reader's zone, and the receipt's details on request.
+async function recorded(id, a, receipt, remark) {
+  S.dirty = false;
+  drawNote(id, null);
+  let pos = null;
+  try {
+    const all = await api('GET', '/v1/items/' + id + '/positions');
+    pos = all.positions.find((p) => receipt.event_id != null && p.event_id === receipt.event_id && !p.sealed) || null;
+  } catch (e) { /* the note says less */ }
+  const at = receipt.committed_at || receipt.at || (pos && pos.at);
+  const shown = pos ? Object.entries(a.params || {}).filter(([k]) => k !== 'member' && pos[k] != null && pos[k] !== '')
+    .flatMap(([k, sp]) => [el('dt', {}, tx(sp.label) || k), el('dd', {'data-field': k}, sp.type === 'enum' ? valueName(pos[k]) : String(pos[k]))]) : [];
+  const note = el('div', {class: 'confirm', id: 'confirm', tabindex: '-1', role: 'status'},
+    el('p', {class: 'confirm-head'}, pos ? t('recorded_position', memberName(pos.member), clock(at))
+      : t('recorded_action', tx(a.label) || a.name, clock(at))),
+    remark ? el('p', {class: 'small'}, remark) : null,
+    shown.length ? el('dl', {class: 'recorded'}, shown) : null,
+    el('details', {class: 'receipt'}, el('summary', {}, t('receipt')), el('dl', {},
+      el('dt', {}, t('recorded_at')), el('dd', {}, when(at)),
+      el('dt', {}, t('event_no')), el('dd', {}, String(receipt.event_id != null ? receipt.event_id : pos ? pos.event_id : '')),
+      receipt.audit_index != null ? [el('dt', {}, t('audit_no')), el('dd', {}, String(receipt.audit_index))] : null)));
+  drawNote(id, note, a.name, true);
+  if (location.pathname === '/items/' + id) await drawItem(id);
+}
+
+// The answer to a sent form was lost: the page asks the server what it holds, says so, and
+// sends the same request again (same key: the server acts once) until it is answered.
+async function lost(id, a, params, key) {
+  const d = {scope: id, action: a.name};
+  drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'}, t('lost_checking')), a.name, true);
+  await drawItem(id).catch(() => null);
+  let all = null;
+  try { all = await api('GET', '/v1/items/' + id + '/positions'); } catch (e) { /* still unreachable */ }
+  if (!all) return keep(id, a);
+  const own = ownPosition(all.positions);
+  if (own && setsPosition(a, own)) {
+    const same = Object.entries(params).every(([k, v]) => String(own[k] == null ? '' : own[k]) === String(v)) &&
+      Object.keys(a.params || {}).every((k) => k in params || own[k] == null || own[k] === '');
+    if (same) {
+      draftDrop(d);
+      return recorded(id, a, {event_id: own.event_id, committed_at: own.at}, t('lost_same'));
+    }
+    drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'},
+      t('lost_older', valueName(own.stance), clock(own.at))), a.name, true);
+  } else if (S.me.member && Object.keys(a.params || {}).length && all.positions.every((p) => p.member !== S.me.member)) {
+    drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'}, t('lost_none')), a.name, true);
+  }
+  await resend(id, a, {params, key});
+}
+
+// Sends a kept request again; on a new loss, says the text is kept and tries again later.
+async function resend(id, a, p) {
+  const d = {scope: id, action: a.name};
+  try {
+    const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params: p.params}, {'Idempotency-Key': p.key});
+    draftDrop(d);
+    await recorded(id, a, r.receipt || {});
+  } catch (e) {
+    if (e.status === 0) return keep(id, a);
+    if (e.status === 401) return;
+    // Refused now (the item moved on): the text stays in the form with the reason.
+    const kept = draftLoad(d);
+    if (kept) draftSave(d, {values: kept.values, key: newKey(), pending: false});
+    drawNote(id, el('p', {class: 'error', role: 'alert', tabindex: '-1'}, e.message), a.name, true);
+    if (location.pathname === '/items/' + id) await drawItem(id).catch(() => null);
+  }
+}
+
+function keep(id, a) {
+  drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1', id: 'kept'}, t('kept')), a.name, true);
+  drawItem(id).catch(() => null);
+  clearTimeout(S.retry);
+  S.retry = setTimeout(() => retryNow(id), 3000);
+}
+
+function retryNow(id) {
+  clearTimeout(S.retry);
+  S.retry = null;
+  if (location.pathname !== '/items/' + id) return;
+  api('GET', '/v1/items/' + id).then((item) => resendPending(id, item), () => {
+    S.retry = setTimeout(() => retryNow(id), 3000);
+  });
+}
+
+// Texts sent without an answer (before a reload, a lost connection or an ended session) go
+// again, with their own key, as soon as the page is back.
+function resendPending(id, item) {
+  for (const a of item.actions) {
+    const p = draftLoad({scope: id, action: a.name});
+    if (p && p.pending && p.key && p.params) resend(id, a, p);
+  }
 }
 
 // Follows events about the page (Server-Sent Events). The page is redrawn when nothing is
@@ -695,7 +966,6 @@ function live(matches, redraw) {
   const s = new EventSource('/v1/stream');
   S.stream = s;
   S.dirty = false;
-  main().addEventListener('input', () => { S.dirty = true; });
   let busy = false, again = false;
   const apply = async () => {
     if (busy) { again = true; return; }
@@ -707,15 +977,11 @@ function live(matches, redraw) {
         if (S.dirty) {
           if (!document.getElementById('updated')) {
             main().prepend(el('p', {class: 'notice', id: 'updated', role: 'status'}, t('updated') + ' ',
-              el('button', {class: 'link', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
+              el('button', {type: 'button', class: 'secondary', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
           }
           return;
         }
-        const keep = document.getElementById('notice');
-        const note = keep && keep.childNodes.length ? keep.cloneNode(true) : null;
         await redraw();
-        const n = document.getElementById('notice');
-        if (n && note) n.replaceWith(note);
       } while (again);
     } finally { busy = false; }
   };
@@ -733,6 +999,7 @@ async function pageNew(name) {
   if (!wf || !wf.create) throw Object.assign(new Error(t('not_found')), {status: 404});
   const title = {type: 'text', required: true, label: {en: 'Title', fr: 'Titre'}};
   const spec = {label: wf.create.label, params: Object.assign({title}, wf.create.params)};
+  pageTitle(t('new') + ' — ' + (tx(wf.title) || name));
   show(el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, t('new') + ' — ' + (tx(wf.title) || name)),
     el('div', {class: 'card'}, actionForm('create', {label: {en: 'Create', fr: 'Créer'}, params: spec.params},
@@ -742,7 +1009,7 @@ async function pageNew(name) {
         const r = await api('POST', '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items', body,
           {'Idempotency-Key': key});
         go('/items/' + r.item.id);
-      })));
+      }, null, null, {draft: {scope: 'new', action: name}})));
 }
 
 // ---- Meetings ------------------------------------------------------------------------------------------
@@ -751,6 +1018,7 @@ async function pageMeetings() {
   const gen = S.gen;
   const r = await api('GET', '/v1/meetings');
   if (gen !== S.gen) return;
+  pageTitle(t('meetings'));
   show(el('h1', {}, t('meetings')),
     r.meetings.length ? el('ul', {class: 'plain'}, r.meetings.map((m) => el('li', {},
       link('/meetings/' + m.id, tx(m.title)), el('div', {class: 'small muted'}, m.place + ' — ' + m.starts_on +
@@ -763,6 +1031,7 @@ async function pageMeeting(id) {
   if (gen !== S.gen) return;
   const record = el('pre', {class: 'record', id: 'record'}, t('loading'));
   const chair = S.me.chair_powers && !m.agenda_adopted_at && m.agenda.length;
+  pageTitle(tx(m.title));
   show(el('p', {class: 'small'}, link('/meetings', '← ' + t('meetings'))),
     el('h1', {}, tx(m.title)),
     el('p', {class: 'small'}, t('place') + ': ' + m.place + ' · ' + t('dates') + ': ' + m.starts_on +
@@ -803,7 +1072,7 @@ async function pageMe() {
     ev.preventDefault();
     err1.textContent = okMsg.textContent = '';
     try {
-      S.me = await api('PATCH', '/v1/me', {language: lang.value, email: email.value || null, notify: notify.value});
+      S.me = Object.assign({}, S.me, await api('PATCH', '/v1/me', {language: lang.value, email: email.value || null, notify: notify.value}));
       setLang(S.me.language);
       frame();
       await pageMe();
@@ -826,6 +1095,7 @@ async function pageMe() {
     } catch (e) { err2.textContent = e.message; }
   }}, el('label', {for: 'current'}, t('current_password')), cur, el('label', {for: 'new'}, t('new_password')), nw,
   el('div', {}, el('button', {type: 'submit'}, t('change_password'))), err2);
+  pageTitle(t('profile'));
   show(el('h1', {}, t('profile')),
     me.must_change_password ? el('p', {class: 'notice'}, t('must_change')) : null,
     el('p', {class: 'small muted'}, me.username + ' · ' + me.role + (me.member ? ' · ' + memberName(me.member) : '')),
@@ -836,6 +1106,10 @@ async function pageMe() {
 
 setLang(localStorage.getItem('gavel.lang') || (navigator.language || 'en').slice(0, 2));
 window.addEventListener('popstate', render);
+// Something typed in the page holds back live redraws (see live()).
+main().addEventListener('input', () => { S.dirty = true; });
+// Back online: what is kept goes at once rather than at the next try.
+window.addEventListener('online', () => { if (S.retry && S.view) retryNow(S.view.id); });
 // Signing in or out in another tab changes who this tab acts as: start again from the server.
 window.addEventListener('storage', (ev) => {
   if (ev.key === 'gavel.csrf') {
