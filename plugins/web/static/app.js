@@ -572,6 +572,7 @@ function fieldFor(name, spec, path, defaults) {
       const long = !spec.max_length || spec.max_length > 200;
       const input = long ? el('textarea', {id, name: id, maxlength: spec.max_length})
                          : el('input', {type: 'text', id, name: id, maxlength: spec.max_length});
+      if (typeof preset === 'string') input.value = preset;
       wrap.append(el('label', {for: id}, label + req), input);
       get = () => (input.value.trim() === '' ? undefined : input.value);
     }
@@ -867,6 +868,8 @@ async function drawItem(id) {
 // What the server recorded, said where the reader is: the position as recorded (or the
 // action's name), the time in the reader's zone, and the receipt's details on request.
 async function recorded(id, a, receipt, remark) {
+  // Recorded: nothing of it is left to send (before the form is drawn again).
+  draftDrop({scope: id, action: a.name});
   S.dirty = false;
   drawNote(id, null);
   let pos = null;
