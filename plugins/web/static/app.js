@@ -3,99 +3,6 @@
 // carries the CSRF token given at sign-in.
 'use strict';
 
-const T = {
-  en: {
-    signin: 'Sign in', username: 'Username', password: 'Password', signout: 'Sign out',
-    items: 'Items', meetings: 'Meetings', profile: 'My profile', awaiting: 'Awaiting me',
-    all: 'All', new: 'New', title: 'Title', workflow: 'Procedure', state: 'State', deadline: 'Deadline',
-    deadlines: 'Deadlines', nothing: 'Nothing here yet.', by: 'by', opened: 'Opened', number: 'Number',
-    states: 'Member states', answered: 'Answered', pending: 'Not yet', position: 'Position',
-    positions: 'Positions', statement: 'Statement', hidden: 'Hidden until the consultation closes',
-    history: 'History', actions: 'What you can do', send: 'Submit', done: 'Done',
-    receipt: 'Receipt', event: 'event', audit: 'audit log entry', versions: 'Versions',
-    compare: 'Compare', version: 'version', text: 'Text', meeting: 'Meeting', agenda: 'Agenda',
-    adopt_agenda: 'Adopt the agenda', record: 'Record of decisions', place: 'Place', dates: 'Dates',
-    language: 'Language', email: 'Email', notify: 'Notifications', notify_each: 'A message each time',
-    notify_digest: 'One summary a day', notify_none: 'None', save: 'Save', saved: 'Saved.',
-    change_password: 'Change my password', current_password: 'Current password',
-    new_password: 'New password (at least 12 characters)', must_change: 'Please choose a new password before going on.',
-    your_time: 'your time', on_behalf: 'recorded by the secretariat', reservations: 'Reservations',
-    back: 'Back to the items', not_found: 'Not found.', wrong_login: 'Wrong username or password.',
-    yes: 'yes', no: 'no', one_per_line: 'one per line', in_lang: 'in', question: 'Question',
-    description: 'Description', outcome: 'Outcome', decision: 'Decision', adopted_text: 'Text',
-    open_record: 'Record', loading: 'Loading…', you: 'you', failed: 'Something went wrong.',
-    summary_counts: 'Counts', live: 'This page updates by itself.', notes: 'Comments and amendments',
-    comment: 'comment', amendment: 'amendment', updated: 'This page has changed.', refresh: 'Show the changes',
-    choose: '— choose —', remove: 'Remove',
-    skip: 'Skip to the content', unreachable: 'The server could not be reached. Check the connection.',
-    recorded_position: (m, at) => `Position of ${m} recorded at ${at} (your time)`,
-    recorded_action: (a, at) => `“${a}” recorded at ${at} (your time)`,
-    recorded_at: 'Recorded at', event_no: 'Event', audit_no: 'Audit log entry', revise_position: 'Revise our position',
-    lost_checking: 'The answer was lost on the way. Checking what the server holds…',
-    lost_same: 'The answer was lost on the way; the server holds the version you sent.',
-    lost_older: (v, at) => `The server holds an earlier version (${v}, recorded at ${at}). Sending yours again…`,
-    lost_none: 'The server holds no position from you yet. Sending yours again…',
-    kept: 'Not sent yet: the server cannot be reached. What you wrote is kept in this browser and will be sent as soon as the server answers.',
-    restored: 'What you had written and not yet sent is back.',
-    session_ended: 'Your session has ended. Sign in again: what you were writing is kept.',
-    diff_from: 'From', diff_to: 'to',
-  },
-  fr: {
-    signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
-    items: 'Dossiers', meetings: 'Réunions', profile: 'Mon profil', awaiting: 'En attente de moi',
-    all: 'Tous', new: 'Nouveau', title: 'Titre', workflow: 'Procédure', state: 'État', deadline: 'Échéance',
-    deadlines: 'Échéances', nothing: 'Rien pour le moment.', by: 'par', opened: 'Ouvert', number: 'Numéro',
-    states: 'États membres', answered: 'A répondu', pending: 'Pas encore', position: 'Position',
-    positions: 'Positions', statement: 'Déclaration', hidden: "Masquées jusqu'à la clôture de la consultation",
-    history: 'Historique', actions: 'Ce que vous pouvez faire', send: 'Envoyer', done: 'Enregistré',
-    receipt: 'Accusé de réception', event: 'événement', audit: 'entrée du journal d’audit', versions: 'Versions',
-    compare: 'Comparer', version: 'version', text: 'Texte', meeting: 'Réunion', agenda: 'Ordre du jour',
-    adopt_agenda: "Adopter l'ordre du jour", record: 'Relevé des décisions', place: 'Lieu', dates: 'Dates',
-    language: 'Langue', email: 'Courriel', notify: 'Avis', notify_each: 'Un message à chaque fois',
-    notify_digest: 'Un résumé par jour', notify_none: 'Aucun', save: 'Enregistrer', saved: 'Enregistré.',
-    change_password: 'Changer mon mot de passe', current_password: 'Mot de passe actuel',
-    new_password: 'Nouveau mot de passe (12 caractères au moins)', must_change: 'Veuillez choisir un nouveau mot de passe pour continuer.',
-    your_time: 'votre heure', on_behalf: 'enregistrée par le secrétariat', reservations: 'Réserves',
-    back: 'Retour aux dossiers', not_found: 'Introuvable.', wrong_login: "Nom d'utilisateur ou mot de passe incorrect.",
-    yes: 'oui', no: 'non', one_per_line: 'un par ligne', in_lang: 'en', question: 'Question',
-    description: 'Description', outcome: 'Issue', decision: 'Décision', adopted_text: 'Texte',
-    open_record: 'Relevé', loading: 'Chargement…', you: 'vous', failed: 'Une erreur est survenue.',
-    summary_counts: 'Décompte', live: 'Cette page se met à jour toute seule.', notes: 'Observations et amendements',
-    comment: 'observation', amendment: 'amendement', updated: 'Cette page a changé.', refresh: 'Afficher les changements',
-    choose: '— choisir —', remove: 'Retirer',
-    skip: 'Aller au contenu', unreachable: "Le serveur n'a pas pu être joint. Vérifiez la connexion.",
-    recorded_position: (m, at) => `Position de ${m} enregistrée à ${at} (votre heure)`,
-    recorded_action: (a, at) => `« ${a} » enregistré à ${at} (votre heure)`,
-    recorded_at: 'Enregistré le', event_no: 'Événement', audit_no: 'Entrée du journal d’audit', revise_position: 'Réviser notre position',
-    lost_checking: 'La réponse s’est perdue en chemin. Vérification de ce que le serveur a reçu…',
-    lost_same: 'La réponse s’est perdue en chemin ; le serveur a bien la version que vous avez envoyée.',
-    lost_older: (v, at) => `Le serveur a une version antérieure (${v}, enregistrée à ${at}). Nouvel envoi de la vôtre…`,
-    lost_none: "Le serveur n'a encore aucune position de votre part. Nouvel envoi de la vôtre…",
-    kept: "Pas encore envoyé : le serveur ne répond pas. Ce que vous avez écrit est gardé dans ce navigateur et sera envoyé dès qu'il répondra.",
-    restored: "Ce que vous aviez écrit sans l'envoyer est revenu.",
-    session_ended: 'Votre session a pris fin. Reconnectez-vous : ce que vous écriviez est conservé.',
-    diff_from: 'De la', diff_to: 'à la',
-  },
-};
-
-// Names of the usual stances and outcomes; anything else is shown as written.
-const VALUES = {
-  support: {en: 'Support', fr: 'Soutien'},
-  support_with_reservations: {en: 'Support with reservations', fr: 'Soutien avec réserves'},
-  oppose: {en: 'Oppose', fr: 'Opposition'},
-  abstain: {en: 'Abstain', fr: 'Abstention'},
-  open: {en: 'Open', fr: 'Ouvert'},
-  hidden_until_close: {en: 'Hidden until it closes', fr: "Masqués jusqu'à la clôture"},
-  adopted_by_consensus: {en: 'Adopted by consensus', fr: 'Adoptée par consensus'},
-  adopted_with_reservations: {en: 'Adopted with reservations', fr: 'Adoptée avec réserves'},
-  not_adopted: {en: 'Not adopted', fr: 'Non adoptée'},
-  deferred: {en: 'Deferred', fr: 'Reportée'},
-  proposed: {en: 'proposed', fr: 'proposé'},
-  adopted: {en: 'taken', fr: 'retenu'},
-  deadline: {en: 'deadline', fr: 'échéance'},
-  silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
-};
-
 const S = {lang: null, me: null, forum: null, workflows: null, stream: null, gen: 0, view: null, retry: null};
 
 // The forum's names as the server wrote them into the page, for the pages seen before signing in.
@@ -280,6 +187,9 @@ async function signOut() {
     }
   }
   localStorage.removeItem('gavel.csrf');
+  // Signing out on purpose leaves nothing of one's own behind on this browser.
+  const mine = 'gavel.unsent.' + (S.me ? S.me.username : '') + '.';
+  for (const k of Object.keys(localStorage)) if (k.startsWith(mine)) localStorage.removeItem(k);
   forget();
   go('/login');
 }
@@ -434,252 +344,6 @@ async function workflows() {
   return S.workflows;
 }
 
-// ---- Forms built from an action's parameters --------------------------------------------------------
-
-function fieldFor(name, spec, path, defaults) {
-  const id = 'f-' + path.join('-');
-  const preset = defaults && defaults[name] !== undefined ? defaults[name] : spec.default;
-  const label = tx(spec.label) || name.replace(/_/g, ' ');
-  const req = spec.required ? ' *' : '';
-  const wrap = el('div', {class: 'field', 'data-name': path.join('.')});
-  let get;
-  const langs = spec.languages || (S.forum ? S.forum.languages : ['en']);
-  switch (spec.type) {
-    case 'enum':
-    case 'member': {
-      const values = spec.values || (spec.type === 'member' ? S.forum.members.map((m) => m.code) : []);
-      // Nothing is chosen for the person: a required choice starts empty.
-      const sel = el('select', {id, name: id, required: spec.required && preset === undefined},
-        el('option', {value: '', selected: preset === undefined}, spec.required ? t('choose') : '—'),
-        values.map((v) => el('option', {value: v, selected: preset === v},
-          spec.type === 'member' ? memberName(v) : valueName(v))));
-      wrap.append(el('label', {for: id}, label + req), sel);
-      get = () => sel.value || undefined;
-      break;
-    }
-    case 'boolean': {
-      const box = el('input', {type: 'checkbox', id, name: id, checked: preset === true});
-      wrap.append(el('label', {}, box, ' ', el('span', {}, label)));
-      get = () => box.checked;
-      break;
-    }
-    case 'integer':
-    case 'item':
-    case 'meeting': {
-      const input = el('input', {type: 'number', id, name: id, min: spec.min, max: spec.max, step: 1,
-        value: typeof preset === 'number' ? preset : null});
-      wrap.append(el('label', {for: id}, label + req), input);
-      get = () => (input.value === '' ? undefined : Number(input.value));
-      break;
-    }
-    case 'time': {
-      const input = el('input', {type: 'datetime-local', id, name: id});
-      wrap.append(el('label', {for: id}, label + req + ' (' + t('your_time') + ')'), input);
-      get = () => (input.value ? new Date(input.value).toISOString() : undefined);
-      break;
-    }
-    case 'text': {
-      const boxes = langs.map((l) => {
-        const box = el('textarea', {id: id + '-' + l, name: id + '-' + l, lang: l});
-        if (preset && typeof preset === 'object' && typeof preset[l] === 'string') box.value = preset[l];
-        else if (typeof preset === 'string' && l === langs[0]) box.value = preset;
-        wrap.append(el('label', {for: id + '-' + l}, label + ' (' + l.toUpperCase() + ')' + req), box);
-        return [l, box];
-      });
-      get = () => {
-        const v = {};
-        for (const [l, box] of boxes) if (box.value.trim()) v[l] = box.value;
-        return Object.keys(v).length ? v : undefined;
-      };
-      break;
-    }
-    case 'list': {
-      const of = spec.items || {type: 'string'};
-      if (of.type === 'member' || of.type === 'enum') {
-        // A set of states (or values): one box each.
-        const values = of.values || (of.type === 'member' ? S.forum.members.map((m) => m.code) : []);
-        const boxes = values.map((v) => [v, el('input', {type: 'checkbox', id: id + '-' + v, value: v})]);
-        wrap.append(el('fieldset', {}, el('legend', {}, label + req),
-          boxes.map(([v, b]) => el('label', {class: 'inline', for: b.id}, b, ' ',
-            of.type === 'member' ? memberName(v) : valueName(v), '\u2003'))));
-        get = () => {
-          const chosen = boxes.filter(([, b]) => b.checked).map(([v]) => v);
-          return chosen.length ? chosen : undefined;
-        };
-        break;
-      }
-      if (of.type === 'object') {
-        // Entries of several fields (a state and its reservation): added one by one.
-        const rows = [];
-        const holder = el('div', {class: 'entries'});
-        const add = el('button', {type: 'button', class: 'secondary', id: id + '-add', onclick: () => {
-          const n = rows.length;
-          const set = el('fieldset', {class: 'entry'});
-          const parts = Object.entries(of.fields || {}).map(([k, sp]) => {
-            const f = fieldFor(k, sp, path.concat(String(n), k));
-            set.append(f.node);
-            return [k, f];
-          });
-          rows.push(parts);
-          set.append(el('button', {type: 'button', class: 'secondary', onclick: () => {
-            rows.splice(rows.indexOf(parts), 1);
-            set.remove();
-          }}, t('remove')));
-          holder.append(set);
-        }}, '+ ' + label);
-        wrap.append(el('fieldset', {}, el('legend', {}, label + req), holder, add));
-        get = () => {
-          const out = rows.map((parts) => {
-            const v = {};
-            for (const [k, f] of parts) {
-              const x = f.get();
-              if (x !== undefined) v[k] = x;
-            }
-            return v;
-          }).filter((v) => Object.keys(v).length);
-          return out.length ? out : undefined;
-        };
-        break;
-      }
-      const box = el('textarea', {id, name: id});
-      wrap.append(el('label', {for: id}, label + req + ' (' + t('one_per_line') + ')'), box);
-      get = () => {
-        const lines = box.value.split('\n').map((x) => x.trim()).filter(Boolean);
-        if (!lines.length) return undefined;
-        return of.type === 'integer' || of.type === 'item' ? lines.map(Number) : lines;
-      };
-      break;
-    }
-    case 'object': {
-      const set = el('fieldset', {}, el('legend', {}, label + req));
-      const parts = Object.entries(spec.fields || {}).map(([k, s]) => {
-        const f = fieldFor(k, s, path.concat(k));
-        set.append(f.node);
-        return [k, f];
-      });
-      wrap.append(set);
-      get = () => {
-        const v = {};
-        for (const [k, f] of parts) {
-          const x = f.get();
-          if (x !== undefined) v[k] = x;
-        }
-        return Object.keys(v).length ? v : undefined;
-      };
-      break;
-    }
-    default: {
-      const long = !spec.max_length || spec.max_length > 200;
-      const input = long ? el('textarea', {id, name: id, maxlength: spec.max_length})
-                         : el('input', {type: 'text', id, name: id, maxlength: spec.max_length});
-      if (typeof preset === 'string') input.value = preset;
-      wrap.append(el('label', {for: id}, label + req), input);
-      get = () => (input.value.trim() === '' ? undefined : input.value);
-    }
-  }
-  wrap.append(el('div', {class: 'field-error', role: 'alert'}));
-  return {node: wrap, get};
-}
-
-// ---- Unsent text, kept in this browser ---------------------------------------------------------------
-// What someone writes in a form is kept (per account, item and action) across reloads, lost
-// connections and ended sessions, until the server has recorded it. A text sent without an
-// answer is "pending": it keeps its Idempotency-Key, so sending it again acts once.
-
-function draftKey(d) { return 'gavel.unsent.' + (S.me ? S.me.username : '') + '.' + d.scope + '.' + d.action; }
-
-function draftLoad(d) {
-  try { return JSON.parse(localStorage.getItem(draftKey(d)) || 'null'); } catch (e) { return null; }
-}
-
-function draftSave(d, v) {
-  try { localStorage.setItem(draftKey(d), JSON.stringify(Object.assign({at: Date.now()}, v))); } catch (e) { /* storage off or full */ }
-}
-
-function draftDrop(d) { localStorage.removeItem(draftKey(d)); }
-
-function formValues(form) {
-  const v = {};
-  form.querySelectorAll('input, select, textarea').forEach((x) => {
-    if (x.id) v[x.id] = x.type === 'checkbox' ? x.checked : x.value;
-  });
-  return v;
-}
-
-function formRestore(form, values) {
-  for (const [id, v] of Object.entries(values || {})) {
-    const x = form.querySelector('#' + CSS.escape(id));
-    if (!x) continue;
-    if (x.type === 'checkbox') x.checked = !!v;
-    else x.value = v;
-  }
-}
-
-// A form for an action (or for creating an item); send(params, key) does the request.
-// opts.draft {scope, action} keeps what is typed; opts.onLost(params, key) takes over when
-// the answer is lost; opts.label replaces the action's own label on the button.
-function actionForm(name, spec, send, prefix, defaults, opts) {
-  opts = opts || {};
-  const fields = Object.entries(spec.params || {}).map(([k, s]) => [k, fieldFor(k, s, [prefix || name, k], defaults)]);
-  const err = el('p', {class: 'error', role: 'alert'});
-  const saved = opts.draft ? draftLoad(opts.draft) : null;
-  // One key per attempt at this form: sending again after a lost answer does it once.
-  let key = saved && saved.pending && saved.key ? saved.key : newKey();
-  const remember = () => {
-    if (!opts.draft) return;
-    // A change after a lost answer is a new attempt.
-    if (saved && saved.pending) { saved.pending = false; key = newKey(); }
-    draftSave(opts.draft, {values: formValues(form), key, pending: false});
-  };
-  const collect = () => {
-    const params = {};
-    for (const [k, f] of fields) {
-      const v = f.get();
-      if (v !== undefined) params[k] = v;
-    }
-    return params;
-  };
-  const form = el('form', {class: 'action', 'data-action': name, oninput: remember, onchange: remember, onsubmit: async (ev) => {
-    ev.preventDefault();
-    err.textContent = '';
-    form.querySelectorAll('.field-error').forEach((x) => { x.textContent = ''; });
-    form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
-    const params = collect();
-    if (opts.draft) draftSave(opts.draft, {values: formValues(form), params, key, pending: true});
-    const button = form.querySelector('button[type=submit]');
-    button.disabled = true;
-    try {
-      await send(params, key);
-      if (opts.draft) draftDrop(opts.draft);
-      key = newKey();
-    } catch (e) {
-      button.disabled = false;
-      // A lost answer keeps the key and the text for a retry; so does an ended session.
-      if (e.status === 0 && opts.onLost) return opts.onLost(params, key);
-      if (e.status === 401) return;
-      // A refusal is final for these values: the text stays, a new attempt gets a new key.
-      if (e.status) {
-        key = newKey();
-        if (opts.draft) draftSave(opts.draft, {values: formValues(form), key, pending: false});
-      }
-      // Point at the field the server named, if it is on this form.
-      const top = (e.field || '').split(/[.[]/)[0];
-      const f = form.querySelector('[data-name="' + CSS.escape((prefix || name) + '.' + top) + '"]');
-      if (f) {
-        f.querySelector('.field-error').textContent = e.message;
-        f.querySelectorAll('input, select, textarea').forEach((x) => x.classList.add('invalid'));
-      } else {
-        err.textContent = e.message;
-      }
-    }
-  }}, fields.map(([, f]) => f.node), el('button', {type: 'submit'}, opts.label || tx(spec.label) || t('send')), err);
-  if (saved && saved.values) {
-    formRestore(form, saved.values);
-    form.prepend(el('p', {class: 'notice small restored', role: 'status'}, t('restored')));
-  }
-  return form;
-}
-
 // ---- One item -------------------------------------------------------------------------------------------
 
 // The current text of a draft or decision, to start a revision from.
@@ -805,6 +469,12 @@ function setsPosition(a, own) {
   return own != null && req.length > 0 && req.every((k) => k in own);
 }
 
+// An action whose required fields are those of a position in the API (stance, statement).
+function positionShaped(a) {
+  const req = Object.entries(a.params || {}).filter(([, sp]) => sp.required).map(([k]) => k);
+  return req.length > 0 && req.every((k) => k === 'stance' || k === 'statement');
+}
+
 function drawNote(id, node, action, focus) {
   if (!S.view || S.view.id !== id) S.view = {id};
   Object.assign(S.view, {note: node, noteFor: action || null, focus: !!focus});
@@ -912,7 +582,7 @@ async function lost(id, a, params, key) {
     }
     drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'},
       t('lost_older', valueName(own.stance), clock(own.at))), a.name, true);
-  } else if (S.me.member && Object.keys(a.params || {}).length && all.positions.every((p) => p.member !== S.me.member)) {
+  } else if (S.me.member && positionShaped(a) && all.positions.every((p) => p.member !== S.me.member)) {
     drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'}, t('lost_none')), a.name, true);
   }
   await resend(id, a, {params, key});
