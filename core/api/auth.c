@@ -358,12 +358,16 @@ json_t *api_user_json(gv_srv *s, const gv_user *u, int full) {
   return o;
 }
 
-void h_me(gv_call *c) {
-  json_t *o = api_user_json(c->srv, &c->user, 1);
+/* The caller's own account as GET and PATCH /v1/me answer it: the same fields both ways, so
+ * a page that keeps the answer of a change still knows its forum and the chair's powers. */
+static json_t *me_json(gv_call *c, const gv_user *u) {
+  json_t *o = api_user_json(c->srv, u, 1);
   json_object_set_new(o, "forum", json_string(c->srv->forum->id));
   json_object_set_new(o, "chair_powers", json_boolean(gv_engine_is_chair(c->srv->forum, &c->caller)));
-  api_json(c, 200, o);
+  return o;
 }
+
+void h_me(gv_call *c) { api_json(c, 200, me_json(c, &c->user)); }
 
 /* A plain address, the only kind mail is sent to: ASCII, one @ with a dotted domain after it,
  * no spaces, quotes, brackets or separators (the email plugin checks the same). */
@@ -428,7 +432,7 @@ void h_me_patch(gv_call *c) {
     api_gv_error(c, &err);
     return;
   }
-  api_json(c, 200, api_user_json(c->srv, &u, 1));
+  api_json(c, 200, me_json(c, &u));
 }
 
 typedef struct pw_ctx {

@@ -5,108 +5,18 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const net = require('node:net');
-const { spawn, execFileSync } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const H = require('./harness');
 
-const BINARY = process.env.GAVEL_BINARY || path.join(__dirname, '../../build/release/gavel');
-const PASSWORD = 'demo-password-1';
-const CHROMIUM = process.env.GAVEL_CHROMIUM || '/usr/bin/chromium';
-
-let dir, server, base, browser, serverLog;
-const pageErrors = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForServer(url) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url + '/healthz');
-      if (r.ok) return;
-    } catch (e) { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the server did not start:\n' + fs.readFileSync(serverLog, 'utf8'));
-}
-
-async function apiAs(username, method, p, body) {
-  const login = await fetch(base + '/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }) });
-  const { token } = await login.json();
-  const r = await fetch(base + p, { method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await r.json();
-  assert.ok(r.ok, JSON.stringify(data));
-  return data;
-}
-
-// A browser of its own (cookies, storage) for one person, in a language and a time zone.
-async function person(username, locale = 'fr-FR', timezoneId = 'Indian/Mauritius') {
-  const ctx = await browser.newContext({ locale, timezoneId, viewport: { width: 1100, height: 900 } });
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(username + ': ' + e));
-  if (username) {
-    await page.goto(base + '/login');
-    await page.fill('#username', username);
-    await page.fill('#password', PASSWORD);
-    await page.click('form button[type=submit]');
-    await page.waitForSelector('#items, h1:has-text("profil"), h1:has-text("profile")');
-  }
-  return page;
-}
+const { person, apiAs, openAction, itemIdByTitle } = H;
+const PASSWORD = H.PASSWORD;
+let base;
 
 test.before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gavel-browser-'));
-  const db = path.join(dir, 'web.db');
-  execFileSync(BINARY, ['init', '--db', db, '--forum', 'midiocc', '--demo', '--sample', '--demo-password', PASSWORD],
-    { stdio: 'ignore' });
-  const port = await freePort();
-  base = 'http://127.0.0.1:' + port;
-  serverLog = path.join(dir, 'server.log');
-  const out = fs.openSync(serverLog, 'a');
-  server = spawn(BINARY, ['serve', '--db', db, '--listen', '127.0.0.1:' + port, '--test-clock'],
-    { stdio: ['ignore', out, out], env: { ...process.env, GAVEL_LOG_LEVEL: 'info' } });
-  await waitForServer(base);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  await H.start();
+  base = H.base;
 });
 
-test.after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
-  }
-  const log = fs.readFileSync(serverLog, 'utf8');
-  for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'])
-    assert.ok(!log.includes(marker), 'sanitizer report from the server:\n' + log.slice(-4000));
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.deepStrictEqual(pageErrors, [], 'the pages threw no errors');
-});
-
-// Opens an action's form (a lone action's form is open already).
-async function openAction(page, name) {
-  await page.waitForSelector(`form[data-action="${name}"]`, { state: 'attached' });
-  await page.$eval(`form[data-action="${name}"]`, (f) => { f.closest('details').open = true; });
-}
-
-async function itemIdByTitle(page, title) {
-  const href = await page.getAttribute(`#items a:has-text("${title}")`, 'href');
-  return Number(href.split('/').pop());
-}
+test.after(H.stop);
 
 test('signing in: a wrong password is refused, then the page asked for opens', async () => {
   const page = await person(null);
@@ -140,8 +50,12 @@ test('a delegate submits its position; another state sees that it answered, neve
   await mg.selectOption('#f-submit_position-stance', 'oppose');
   await mg.fill('#f-submit_position-statement', 'Madagascar cannot accept paragraph 3 as drafted.');
   await mg.click('form[data-action="submit_position"] button[type=submit]');
-  const receipt = await mg.textContent('#notice .notice');
-  assert.match(receipt, /Done — Receipt: event \d+, .*audit log entry \d+/);
+  // Received, said where Madagascar's delegate is: what was recorded, and the receipt on request.
+  await mg.waitForSelector('#confirm:focus');
+  assert.match(await mg.textContent('#confirm .confirm-head'), /^Position of Madagascar recorded at \d\d:\d\d \(your time\)$/);
+  assert.match(await mg.textContent('#confirm dl.recorded'), /Oppose.*Madagascar cannot accept paragraph 3 as drafted\./);
+  await mg.click('#confirm details.receipt summary');
+  assert.match(await mg.textContent('#confirm details.receipt'), /Event\s*\d+.*Audit log entry\s*\d+/);
   assert.match(await mg.textContent('#matrix tr[data-member="MG"]'), /Answered\s*Oppose/);
   // Comoros' page follows by itself: Madagascar answered; its stance and statement stay hidden.
   await km.waitForFunction(() => /A répondu/.test(document.querySelector('#matrix tr[data-member="MG"]').textContent));

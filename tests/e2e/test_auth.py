@@ -211,6 +211,8 @@ class AuthTest(GavelTest):
         st, _, me = srv.request("PATCH", "/v1/me", {"language": "fr", "time_zone": "Indian/Reunion",
                                                     "email": "delegation@re.example", "notify": "digest"}, tok)
         self.assertEqual(st, 200)
+        # The answer of a change is the same profile as GET /v1/me (the pages keep it).
+        self.assertEqual((me["forum"], me["chair_powers"], me["language"]), ("midiocc", False, "fr"))
         me = srv.request("GET", "/v1/me", token=tok)[2]
         self.assertEqual((me["language"], me["time_zone"], me["email"], me["notify"]),
                          ("fr", "Indian/Reunion", "delegation@re.example", "digest"))

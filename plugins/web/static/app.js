@@ -3,73 +3,13 @@
 // carries the CSRF token given at sign-in.
 'use strict';
 
-const T = {
-  en: {
-    signin: 'Sign in', username: 'Username', password: 'Password', signout: 'Sign out',
-    items: 'Items', meetings: 'Meetings', profile: 'My profile', awaiting: 'Awaiting me',
-    all: 'All', new: 'New', title: 'Title', workflow: 'Procedure', state: 'State', deadline: 'Deadline',
-    deadlines: 'Deadlines', nothing: 'Nothing here yet.', by: 'by', opened: 'Opened', number: 'Number',
-    states: 'Member states', answered: 'Answered', pending: 'Not yet', position: 'Position',
-    positions: 'Positions', statement: 'Statement', hidden: 'Hidden until the consultation closes',
-    history: 'History', actions: 'What you can do', send: 'Submit', done: 'Done',
-    receipt: 'Receipt', event: 'event', audit: 'audit log entry', versions: 'Versions',
-    compare: 'Compare', version: 'version', text: 'Text', meeting: 'Meeting', agenda: 'Agenda',
-    adopt_agenda: 'Adopt the agenda', record: 'Record of decisions', place: 'Place', dates: 'Dates',
-    language: 'Language', email: 'Email', notify: 'Notifications', notify_each: 'A message each time',
-    notify_digest: 'One summary a day', notify_none: 'None', save: 'Save', saved: 'Saved.',
-    change_password: 'Change my password', current_password: 'Current password',
-    new_password: 'New password (at least 12 characters)', must_change: 'Please choose a new password before going on.',
-    your_time: 'your time', on_behalf: 'recorded by the secretariat', reservations: 'Reservations',
-    back: 'Back to the items', not_found: 'Not found.', wrong_login: 'Wrong username or password.',
-    yes: 'yes', no: 'no', one_per_line: 'one per line', in_lang: 'in', question: 'Question',
-    description: 'Description', outcome: 'Outcome', decision: 'Decision', adopted_text: 'Text',
-    open_record: 'Record', loading: 'Loading…', you: 'you', failed: 'Something went wrong.',
-    summary_counts: 'Counts', live: 'This page updates by itself.', notes: 'Comments and amendments',
-    comment: 'comment', amendment: 'amendment', updated: 'This page has changed.', refresh: 'Show the changes',
-    choose: '— choose —', remove: 'Remove',
-  },
-  fr: {
-    signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
-    items: 'Dossiers', meetings: 'Réunions', profile: 'Mon profil', awaiting: 'En attente de moi',
-    all: 'Tous', new: 'Nouveau', title: 'Titre', workflow: 'Procédure', state: 'État', deadline: 'Échéance',
-    deadlines: 'Échéances', nothing: 'Rien pour le moment.', by: 'par', opened: 'Ouvert', number: 'Numéro',
-    states: 'États membres', answered: 'A répondu', pending: 'Pas encore', position: 'Position',
-    positions: 'Positions', statement: 'Déclaration', hidden: "Masquées jusqu'à la clôture de la consultation",
-    history: 'Historique', actions: 'Ce que vous pouvez faire', send: 'Envoyer', done: 'Enregistré',
-    receipt: 'Accusé de réception', event: 'événement', audit: 'entrée du journal d’audit', versions: 'Versions',
-    compare: 'Comparer', version: 'version', text: 'Texte', meeting: 'Réunion', agenda: 'Ordre du jour',
-    adopt_agenda: "Adopter l'ordre du jour", record: 'Relevé des décisions', place: 'Lieu', dates: 'Dates',
-    language: 'Langue', email: 'Courriel', notify: 'Avis', notify_each: 'Un message à chaque fois',
-    notify_digest: 'Un résumé par jour', notify_none: 'Aucun', save: 'Enregistrer', saved: 'Enregistré.',
-    change_password: 'Changer mon mot de passe', current_password: 'Mot de passe actuel',
-    new_password: 'Nouveau mot de passe (12 caractères au moins)', must_change: 'Veuillez choisir un nouveau mot de passe pour continuer.',
-    your_time: 'votre heure', on_behalf: 'enregistrée par le secrétariat', reservations: 'Réserves',
-    back: 'Retour aux dossiers', not_found: 'Introuvable.', wrong_login: "Nom d'utilisateur ou mot de passe incorrect.",
-    yes: 'oui', no: 'non', one_per_line: 'un par ligne', in_lang: 'en', question: 'Question',
-    description: 'Description', outcome: 'Issue', decision: 'Décision', adopted_text: 'Texte',
-    open_record: 'Relevé', loading: 'Chargement…', you: 'vous', failed: 'Une erreur est survenue.',
-    summary_counts: 'Décompte', live: 'Cette page se met à jour toute seule.', notes: 'Observations et amendements',
-    comment: 'observation', amendment: 'amendement', updated: 'Cette page a changé.', refresh: 'Afficher les changements',
-    choose: '— choisir —', remove: 'Retirer',
-  },
-};
+const S = {lang: null, me: null, forum: null, workflows: null, workflow: null, stream: null, gen: 0, view: null, retry: null};
 
-// Names of the usual stances and choices; a workflow's states are named by the workflow
-// itself (GET /v1/workflows); anything else is shown as written.
-const VALUES = {
-  support: {en: 'Support', fr: 'Soutien'},
-  support_with_reservations: {en: 'Support with reservations', fr: 'Soutien avec réserves'},
-  oppose: {en: 'Oppose', fr: 'Opposition'},
-  abstain: {en: 'Abstain', fr: 'Abstention'},
-  open: {en: 'Open', fr: 'Ouvert'},
-  hidden_until_close: {en: 'Hidden until it closes', fr: "Masqués jusqu'à la clôture"},
-  proposed: {en: 'proposed', fr: 'proposé'},
-  adopted: {en: 'taken', fr: 'retenu'},
-  deadline: {en: 'deadline', fr: 'échéance'},
-  silence: {en: 'end of the silence procedure', fr: "fin de la procédure d'approbation tacite"},
-};
-
-const S = {lang: null, me: null, forum: null, workflows: null, workflow: null, stream: null, gen: 0};
+// The forum's names as the server wrote them into the page, for the pages seen before signing in.
+const SITE = (() => {
+  const d = (document.getElementById('top') || {}).dataset || {};
+  return {short: d.short || 'Gavel', name: {en: d.nameEn || d.short || 'Gavel', fr: d.nameFr || d.short || 'Gavel'}};
+})();
 
 // Forgets whoever was signed in (another person may sign in on this browser next).
 function forget() {
@@ -81,11 +21,29 @@ function forget() {
 function closeStream() {
   if (S.stream) S.stream.close();
   S.stream = null;
+  clearTimeout(S.retry);
+  S.retry = null;
 }
 
 // ---- Small helpers -------------------------------------------------------------------------
 
-function t(key) { return (T[S.lang] || T.en)[key] || T.en[key] || key; }
+function t(key, ...args) {
+  const v = (T[S.lang] || T.en)[key] || T.en[key] || key;
+  return typeof v === 'function' ? v(...args) : v;
+}
+
+// The page's own title, then the forum's short name.
+function pageTitle(...parts) {
+  document.title = parts.filter(Boolean).concat(S.forum ? S.forum.short_name || SITE.short : SITE.short).join(' — ');
+}
+
+// A time of day in the reader's zone (14:32), with the date when it is not today.
+function clock(iso) {
+  const d = new Date(iso);
+  const loc = S.lang === 'fr' ? 'fr-FR' : 'en-GB';
+  const today = new Date().toDateString() === d.toDateString();
+  return new Intl.DateTimeFormat(loc, today ? {timeStyle: 'short'} : {dateStyle: 'medium', timeStyle: 'short'}).format(d);
+}
 
 // One text in the reader's language: a string, or an object with one string per language.
 function tx(v) {
@@ -172,11 +130,19 @@ async function api(method, path, body, extra) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = localStorage.getItem('gavel.csrf') || '';
   Object.assign(headers, extra || {});
-  const r = await fetch(path, {method, headers, credentials: 'same-origin',
-                               body: body === undefined ? undefined : JSON.stringify(body)});
-  const type = r.headers.get('Content-Type') || '';
-  const data = type.includes('json') ? await r.json() : await r.text();
+  let r, data;
+  try {
+    r = await fetch(path, {method, headers, credentials: 'same-origin',
+                           body: body === undefined ? undefined : JSON.stringify(body)});
+    const type = r.headers.get('Content-Type') || '';
+    data = type.includes('json') ? await r.json() : await r.text();
+  } catch (e) {
+    // No answer, or half of one: whether the server acted is unknown (status 0).
+    throw new ApiError(0, {error: {message: t('unreachable')}});
+  }
   if (r.status === 401 && path !== '/v1/login') {
+    // Someone who was signed in is told why the sign-in form is back; what they wrote stays.
+    if (S.me) sessionStorage.setItem('gavel.ended', '1');
     forget();
     // Back to the page asked for once signed in.
     if (location.pathname !== '/login') sessionStorage.setItem('gavel.next', location.pathname + location.search);
@@ -202,7 +168,8 @@ function frame() {
     onclick: async () => {
       setLang(other);
       if (S.me) {
-        try { S.me = await api('PATCH', '/v1/me', {language: other}); } catch (e) { /* keep the page's choice */ }
+        // The answer is the whole profile; what the page knew stays if it ever lacks a field.
+        try { S.me = Object.assign({}, S.me, await api('PATCH', '/v1/me', {language: other})); } catch (e) { /* keep the page's choice */ }
       }
       render();
     }}, other === 'fr' ? 'Français' : 'English');
@@ -211,8 +178,10 @@ function frame() {
     el('span', {class: 'small'}, S.me.display_name + (S.me.member ? ' · ' + memberName(S.me.member) : '')),
     el('button', {class: 'link', onclick: signOut}, t('signout')), switcher) : el('nav', {}, switcher);
   top.replaceChildren(el('div', {class: 'bar'},
-    el('span', {class: 'forum'}, S.forum ? tx(S.forum.name) : 'Gavel'), nav));
-  document.title = S.forum ? S.forum.short_name || 'Gavel' : 'Gavel';
+    el('span', {class: 'forum'}, S.forum ? tx(S.forum.name) : tx(SITE.name)), nav));
+  const skip = document.querySelector('a.skip');
+  if (skip) skip.textContent = t('skip');
+  pageTitle();
 }
 
 async function signOut() {
@@ -226,6 +195,9 @@ async function signOut() {
     }
   }
   localStorage.removeItem('gavel.csrf');
+  // Signing out on purpose leaves nothing of one's own behind on this browser.
+  const mine = 'gavel.unsent.' + (S.me ? S.me.username : '') + '.';
+  for (const k of Object.keys(localStorage)) if (k.startsWith(mine)) localStorage.removeItem(k);
   forget();
   go('/login');
 }
@@ -261,7 +233,7 @@ async function render() {
     try {
       S.me = await api('GET', '/v1/me');
     } catch (e) {
-      if (e.status !== 401) show(problem(e));
+      if (e.status !== 401) unreachable(e, gen);
       return;
     }
   }
@@ -280,18 +252,37 @@ async function render() {
     if (path === '/meetings') return await pageMeetings();
     if ((m = path.match(/^\/meetings\/(\d+)$/))) return await pageMeeting(Number(m[1]));
     if (path === '/me') return await pageMe();
-    show(el('h1', {}, t('not_found')), link('/', t('back')));
+    notFound();
   } catch (e) {
-    if (e.status === 404) show(el('h1', {}, t('not_found')), link('/', t('back')));
-    else if (e.status !== 401) show(problem(e));
+    if (e.status === 404) notFound();
+    else if (e.status !== 401) unreachable(e, gen);
   }
 }
 
+// Says what went wrong; when the server could not be reached, the page tries again by itself.
+function unreachable(e, gen) {
+  show(problem(e));
+  if (e.status !== 0) return;
+  clearTimeout(S.retry);
+  S.retry = setTimeout(() => { if (gen === S.gen) render(); }, 3000);
+}
+
+function notFound() {
+  pageTitle(t('not_found'));
+  show(el('h1', {}, t('not_found')), el('p', {}, link('/', t('back'))));
+}
+
 function pageLogin() {
+  // The server's page already holds the form: what was typed there before the script came stays.
+  const typed = (id) => { const x = document.getElementById(id); return x ? x.value : ''; };
+  const focused = document.activeElement && document.activeElement.id;
   const err = el('p', {class: 'error', role: 'alert'});
-  const user = el('input', {type: 'text', id: 'username', name: 'username', autocomplete: 'username', required: true});
+  const user = el('input', {type: 'text', id: 'username', name: 'username', autocomplete: 'username', required: true,
+    value: typed('username') || null});
   const pass = el('input', {type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true});
-  const form = el('form', {class: 'card', onsubmit: async (ev) => {
+  pass.value = typed('password');
+  const ended = sessionStorage.getItem('gavel.ended');
+  const form = el('form', {class: 'card', id: 'signin', onsubmit: async (ev) => {
     ev.preventDefault();
     err.textContent = '';
     const button = form.querySelector('button');
@@ -299,6 +290,7 @@ function pageLogin() {
     try {
       const r = await api('POST', '/v1/login', {username: user.value, password: pass.value, cookie: true});
       localStorage.setItem('gavel.csrf', r.csrf);
+      sessionStorage.removeItem('gavel.ended');
       forget();
       localStorage.removeItem('gavel.lang');
       const next = sessionStorage.getItem('gavel.next');
@@ -312,8 +304,10 @@ function pageLogin() {
   el('label', {for: 'username'}, t('username')), user,
   el('label', {for: 'password'}, t('password')), pass,
   el('div', {}, el('button', {type: 'submit'}, t('signin'))), err);
-  show(el('h1', {}, t('signin')), form);
-  user.focus();
+  pageTitle(t('signin'));
+  show(el('h1', {}, t('signin')), el('p', {class: 'muted'}, tx(SITE.name)),
+    ended ? el('p', {class: 'notice', role: 'status'}, t('session_ended')) : null, form);
+  (focused === 'password' ? pass : user).focus();
 }
 
 function deadlineOf(item) {
@@ -334,21 +328,21 @@ async function pageItems() {
     next = more.next;
   }
   if (gen !== S.gen) return;
-  document.title = t('items') + ' — ' + S.forum.short_name;
+  pageTitle(awaiting ? t('awaiting') : t('items'));
   const creatable = wfs.filter((w) => w.create);
   const rows = list.items.map((it) => el('tr', {},
     el('td', {}, link('/items/' + it.id, tx(it.title)), it.number ? el('div', {class: 'small muted'}, it.number) : null),
-    el('td', {class: 'optional'}, tx((wfs.find((w) => w.name === it.workflow) || {}).title) || it.workflow),
-    el('td', {}, el('span', {class: 'badge'}, tx(it.state_label) || it.state)),
-    el('td', {class: 'small'}, deadlineOf(it))));
+    el('td', {'data-label': t('workflow')}, tx((wfs.find((w) => w.name === it.workflow) || {}).title) || it.workflow),
+    el('td', {'data-label': t('state')}, el('span', {class: 'badge'}, tx(it.state_label) || it.state)),
+    el('td', {class: 'small', 'data-label': t('deadline')}, deadlineOf(it))));
   show(
     el('h1', {}, t('items')),
     el('p', {class: 'row'},
       awaiting ? link('/', t('all')) : el('strong', {}, t('all')),
       awaiting ? el('strong', {}, t('awaiting')) : link('/?awaiting=me', t('awaiting')),
       ...creatable.map((w) => link('/new/' + w.name, '+ ' + (tx(w.title) || w.name)))),
-    rows.length ? el('table', {id: 'items'},
-      el('thead', {}, el('tr', {}, el('th', {}, t('title')), el('th', {class: 'optional'}, t('workflow')),
+    rows.length ? el('table', {id: 'items', class: 'stack'},
+      el('thead', {}, el('tr', {}, el('th', {}, t('title')), el('th', {}, t('workflow')),
         el('th', {}, t('state')), el('th', {}, t('deadline')))),
       el('tbody', {}, rows)) : el('p', {class: 'muted'}, t('nothing')));
 }
@@ -356,191 +350,6 @@ async function pageItems() {
 async function workflows() {
   if (!S.workflows) S.workflows = (await api('GET', '/v1/workflows')).workflows;
   return S.workflows;
-}
-
-// ---- Forms built from an action's parameters --------------------------------------------------------
-
-function fieldFor(name, spec, path, defaults) {
-  const id = 'f-' + path.join('-');
-  const preset = defaults && defaults[name] !== undefined ? defaults[name] : spec.default;
-  const label = tx(spec.label) || name.replace(/_/g, ' ');
-  const req = spec.required ? ' *' : '';
-  const wrap = el('div', {class: 'field', 'data-name': path.join('.')});
-  let get;
-  const langs = spec.languages || (S.forum ? S.forum.languages : ['en']);
-  switch (spec.type) {
-    case 'enum':
-    case 'member': {
-      const values = spec.values || (spec.type === 'member' ? S.forum.members.map((m) => m.code) : []);
-      // Nothing is chosen for the person: a required choice starts empty.
-      const sel = el('select', {id, name: id, required: spec.required && preset === undefined},
-        el('option', {value: '', selected: preset === undefined}, spec.required ? t('choose') : '—'),
-        values.map((v) => el('option', {value: v, selected: preset === v},
-          spec.type === 'member' ? memberName(v) : valueName(v))));
-      wrap.append(el('label', {for: id}, label + req), sel);
-      get = () => sel.value || undefined;
-      break;
-    }
-    case 'boolean': {
-      const box = el('input', {type: 'checkbox', id, name: id, checked: preset === true});
-      wrap.append(el('label', {}, box, ' ', el('span', {}, label)));
-      get = () => box.checked;
-      break;
-    }
-    case 'integer':
-    case 'item':
-    case 'meeting': {
-      const input = el('input', {type: 'number', id, name: id, min: spec.min, max: spec.max, step: 1,
-        value: typeof preset === 'number' ? preset : null});
-      wrap.append(el('label', {for: id}, label + req), input);
-      get = () => (input.value === '' ? undefined : Number(input.value));
-      break;
-    }
-    case 'time': {
-      const input = el('input', {type: 'datetime-local', id, name: id});
-      wrap.append(el('label', {for: id}, label + req + ' (' + t('your_time') + ')'), input);
-      get = () => (input.value ? new Date(input.value).toISOString() : undefined);
-      break;
-    }
-    case 'text': {
-      const boxes = langs.map((l) => {
-        const box = el('textarea', {id: id + '-' + l, name: id + '-' + l, lang: l});
-        if (preset && typeof preset === 'object' && typeof preset[l] === 'string') box.value = preset[l];
-        else if (typeof preset === 'string' && l === langs[0]) box.value = preset;
-        wrap.append(el('label', {for: id + '-' + l}, label + ' (' + l.toUpperCase() + ')' + req), box);
-        return [l, box];
-      });
-      get = () => {
-        const v = {};
-        for (const [l, box] of boxes) if (box.value.trim()) v[l] = box.value;
-        return Object.keys(v).length ? v : undefined;
-      };
-      break;
-    }
-    case 'list': {
-      const of = spec.items || {type: 'string'};
-      if (of.type === 'member' || of.type === 'enum') {
-        // A set of states (or values): one box each.
-        const values = of.values || (of.type === 'member' ? S.forum.members.map((m) => m.code) : []);
-        const boxes = values.map((v) => [v, el('input', {type: 'checkbox', id: id + '-' + v, value: v})]);
-        wrap.append(el('fieldset', {}, el('legend', {}, label + req),
-          boxes.map(([v, b]) => el('label', {class: 'inline', for: b.id}, b, ' ',
-            of.type === 'member' ? memberName(v) : valueName(v), '\u2003'))));
-        get = () => {
-          const chosen = boxes.filter(([, b]) => b.checked).map(([v]) => v);
-          return chosen.length ? chosen : undefined;
-        };
-        break;
-      }
-      if (of.type === 'object') {
-        // Entries of several fields (a state and its reservation): added one by one.
-        const rows = [];
-        const holder = el('div', {class: 'entries'});
-        const add = el('button', {type: 'button', class: 'secondary', id: id + '-add', onclick: () => {
-          const n = rows.length;
-          const set = el('fieldset', {class: 'entry'});
-          const parts = Object.entries(of.fields || {}).map(([k, sp]) => {
-            const f = fieldFor(k, sp, path.concat(String(n), k));
-            set.append(f.node);
-            return [k, f];
-          });
-          rows.push(parts);
-          set.append(el('button', {type: 'button', class: 'secondary', onclick: () => {
-            rows.splice(rows.indexOf(parts), 1);
-            set.remove();
-          }}, t('remove')));
-          holder.append(set);
-        }}, '+ ' + label);
-        wrap.append(el('fieldset', {}, el('legend', {}, label + req), holder, add));
-        get = () => {
-          const out = rows.map((parts) => {
-            const v = {};
-            for (const [k, f] of parts) {
-              const x = f.get();
-              if (x !== undefined) v[k] = x;
-            }
-            return v;
-          }).filter((v) => Object.keys(v).length);
-          return out.length ? out : undefined;
-        };
-        break;
-      }
-      const box = el('textarea', {id, name: id});
-      wrap.append(el('label', {for: id}, label + req + ' (' + t('one_per_line') + ')'), box);
-      get = () => {
-        const lines = box.value.split('\n').map((x) => x.trim()).filter(Boolean);
-        if (!lines.length) return undefined;
-        return of.type === 'integer' || of.type === 'item' ? lines.map(Number) : lines;
-      };
-      break;
-    }
-    case 'object': {
-      const set = el('fieldset', {}, el('legend', {}, label + req));
-      const parts = Object.entries(spec.fields || {}).map(([k, s]) => {
-        const f = fieldFor(k, s, path.concat(k));
-        set.append(f.node);
-        return [k, f];
-      });
-      wrap.append(set);
-      get = () => {
-        const v = {};
-        for (const [k, f] of parts) {
-          const x = f.get();
-          if (x !== undefined) v[k] = x;
-        }
-        return Object.keys(v).length ? v : undefined;
-      };
-      break;
-    }
-    default: {
-      const long = !spec.max_length || spec.max_length > 200;
-      const input = long ? el('textarea', {id, name: id, maxlength: spec.max_length})
-                         : el('input', {type: 'text', id, name: id, maxlength: spec.max_length});
-      wrap.append(el('label', {for: id}, label + req), input);
-      get = () => (input.value.trim() === '' ? undefined : input.value);
-    }
-  }
-  wrap.append(el('div', {class: 'field-error', role: 'alert'}));
-  return {node: wrap, get};
-}
-
-// A form for an action (or for creating an item); send(params) does the request.
-function actionForm(name, spec, send, prefix, defaults) {
-  const fields = Object.entries(spec.params || {}).map(([k, s]) => [k, fieldFor(k, s, [prefix || name, k], defaults)]);
-  const err = el('p', {class: 'error', role: 'alert'});
-  // One key per attempt at this form: sending again after a lost answer does it once.
-  let key = newKey();
-  const form = el('form', {class: 'action', 'data-action': name, onsubmit: async (ev) => {
-    ev.preventDefault();
-    err.textContent = '';
-    form.querySelectorAll('.field-error').forEach((x) => { x.textContent = ''; });
-    form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
-    const params = {};
-    for (const [k, f] of fields) {
-      const v = f.get();
-      if (v !== undefined) params[k] = v;
-    }
-    const button = form.querySelector('button[type=submit]');
-    button.disabled = true;
-    try {
-      await send(params, key);
-      key = newKey();
-    } catch (e) {
-      button.disabled = false;
-      // A refusal is final for these values; a lost answer keeps the key for a retry.
-      if (e.status) key = newKey();
-      // Point at the field the server named, if it is on this form.
-      const top = (e.field || '').split(/[.[]/)[0];
-      const f = form.querySelector('[data-name="' + CSS.escape((prefix || name) + '.' + top) + '"]');
-      if (f) {
-        f.querySelector('.field-error').textContent = e.message;
-        f.querySelectorAll('input, select, textarea').forEach((x) => x.classList.add('invalid'));
-      } else {
-        err.textContent = e.message;
-      }
-    }
-  }}, fields.map(([, f]) => f.node), el('button', {type: 'submit'}, tx(spec.label) || t('send')), err);
-  return form;
 }
 
 // ---- One item -------------------------------------------------------------------------------------------
@@ -578,14 +387,14 @@ function positionsBlock(item, positions) {
     const p = byMember[m.member];
     const stance = p ? (p.sealed ? el('span', {class: 'muted'}, '—') : valueName(p.stance)) : '';
     return el('tr', {'data-member': m.member},
-      el('td', {}, memberName(m.member)),
-      el('td', {}, el('span', {class: 'badge ' + (m.answered ? 'yes' : 'no')}, m.answered ? t('answered') : t('pending'))),
-      el('td', {}, stance, p && p.on_behalf ? el('div', {class: 'small muted'}, t('on_behalf') + (p.reference ? ' · ' + p.reference : '')) : null),
-      el('td', {class: 'small'}, p && !p.sealed && p.statement ? p.statement : ''));
+      el('th', {scope: 'row'}, memberName(m.member)),
+      el('td', {'data-label': t('answered')}, el('span', {class: 'badge ' + (m.answered ? 'yes' : 'no')}, m.answered ? t('answered') : t('pending'))),
+      el('td', {'data-label': t('position')}, stance, p && p.on_behalf ? el('div', {class: 'small muted'}, t('on_behalf') + (p.reference ? ' · ' + p.reference : '')) : null),
+      el('td', {class: 'small', 'data-label': t('statement')}, p && !p.sealed && p.statement ? p.statement : ''));
   });
   const out = [el('h2', {}, t('states')),
     s.hidden ? el('p', {class: 'muted small'}, t('hidden')) : null,
-    el('table', {id: 'matrix'}, el('thead', {}, el('tr', {}, el('th', {}, t('states')), el('th', {}, t('answered')),
+    el('table', {id: 'matrix', class: 'stack'}, el('thead', {}, el('tr', {}, el('th', {}, t('states')), el('th', {}, t('answered')),
       el('th', {}, t('position')), el('th', {}, t('statement')))), el('tbody', {}, rows))];
   if (s.counts && Object.keys(s.counts).length) {
     out.push(el('p', {class: 'small', id: 'counts'}, t('summary_counts') + ': ',
@@ -633,7 +442,9 @@ async function versionsBlock(item) {
     out.push(el('h2', {}, t('versions')),
       el('ul', {class: 'plain small'}, v.versions.map((x) => el('li', {}, t('version') + ' ' + x.version + ' — ' +
         when(x.at) + ' — ' + x.by + (x.note ? ' — ' + x.note : '')))),
-      el('p', {class: 'row'}, el('label', {class: 'inline', for: 'diff-from'}, t('compare')), from, to), box);
+      el('p', {class: 'row'}, el('span', {}, t('compare') + ':'),
+        el('label', {class: 'inline', for: 'diff-from'}, t('diff_from')), from,
+        el('label', {class: 'inline', for: 'diff-to'}, t('diff_to')), to), box);
     show();
   }
   return out;
@@ -647,8 +458,35 @@ function eventsBlock(events) {
 }
 
 async function pageItem(id) {
-  await drawItem(id);
+  // What the page says about the reader's last action (received, lost, kept), where they are.
+  S.view = {id, note: null, noteFor: null, focus: false};
+  const item = await drawItem(id);
   live((ev) => ev.item_id === id, () => drawItem(id));
+  if (item) resendPending(id, item);
+}
+
+// The reader's own recorded position, when the server shows it to them.
+function ownPosition(positions) {
+  const mine = S.me && S.me.member;
+  return (positions || []).find((p) => mine && p.member === mine && !p.sealed && p.stance != null) || null;
+}
+
+// An action that sets the reader's position: every one of its required fields is a field of
+// the position it recorded (the workflow's words, not a list of action names).
+function setsPosition(a, own) {
+  const req = Object.entries(a.params || {}).filter(([, sp]) => sp.required).map(([k]) => k);
+  return own != null && req.length > 0 && req.every((k) => k in own);
+}
+
+// An action whose required fields are those of a position in the API (stance, statement).
+function positionShaped(a) {
+  const req = Object.entries(a.params || {}).filter(([, sp]) => sp.required).map(([k]) => k);
+  return req.length > 0 && req.every((k) => k === 'stance' || k === 'statement');
+}
+
+function drawNote(id, node, action, focus) {
+  if (!S.view || S.view.id !== id) S.view = {id};
+  Object.assign(S.view, {note: node, noteFor: action || null, focus: !!focus});
 }
 
 async function drawItem(id) {
@@ -657,22 +495,29 @@ async function drawItem(id) {
     api('GET', '/v1/items/' + id), api('GET', '/v1/items/' + id + '/events'),
     api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []})), workflows()]);
   S.workflow = item.workflow; /* forms name states in this item's workflow's words */
-  const notice = el('div', {id: 'notice'});
-  const forms = item.actions.map((a) => el('details', {class: 'action', open: item.actions.length === 1},
-    el('summary', {}, tx(a.label) || a.name),
-    actionForm(a.name, a, async (params, key) => {
-      const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': key});
-      S.dirty = false;
-      await drawItem(id);
-      const rc = r.receipt || {};
-      document.getElementById('notice').replaceChildren(el('p', {class: 'notice', role: 'status'},
-        t('done') + ' — ' + t('receipt') + ': ' + t('event') + ' ' + rc.event_id + ', ' + when(rc.committed_at || rc.at) +
-        (rc.audit_index != null ? ', ' + t('audit') + ' ' + rc.audit_index : '')));
-    }, null, {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined})));
+  const own = ownPosition(pos.positions);
+  const forms = item.actions.map((a) => {
+    const mine = setsPosition(a, own);
+    const defaults = {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined};
+    if (mine) for (const k of Object.keys(a.params || {})) if (own[k] != null && k !== 'member') defaults[k] = own[k];
+    return el('details', {class: 'action', open: item.actions.length === 1 || mine, 'data-for': a.name},
+      el('summary', {}, mine ? t('revise_position') : tx(a.label) || a.name),
+      actionForm(a.name, a, async (params, key) => {
+        const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params}, {'Idempotency-Key': key});
+        await recorded(id, a, r.receipt || {});
+      }, null, defaults, {draft: {scope: id, action: a.name}, label: mine ? t('revise_position') : null,
+        onLost: (params, key) => lost(id, a, params, key)}));
+  });
   const dl = Object.entries(item.deadlines || {});
   const versions = item.data && item.data.versions ? await versionsBlock(item) : [];
-  if (gen !== S.gen) return;
-  document.title = tx(item.title) + ' — ' + (S.forum ? S.forum.short_name : 'Gavel');
+  if (gen !== S.gen) return null;
+  const v = S.view && S.view.id === id ? S.view : {};
+  const hadFocus = v.note && v.note.contains(document.activeElement);
+  const notice = el('div', {id: 'notice'}, v.note || null);
+  // The note sits above the form it is about; otherwise at the top.
+  const at = v.note && v.noteFor ? forms.findIndex((f) => f.dataset.for === v.noteFor) : -1;
+  if (at >= 0) forms.splice(at, 0, notice);
+  pageTitle(tx(item.title));
   show(
     el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, tx(item.title)),
@@ -683,8 +528,8 @@ async function drawItem(id) {
       item.meeting_id ? link('/meetings/' + item.meeting_id, t('meeting')) : null,
       el('span', {class: 'muted'}, t('opened') + ' ' + when(item.created_at) + ' ' + t('by') + ' ' + item.created_by)),
     dl.length ? el('p', {class: 'small', id: 'deadlines'}, t('deadlines') + ': ',
-      dl.map(([k, v]) => valueName(k) + ' ' + when(v)).join(' · ')) : null,
-    notice,
+      dl.map(([k, x]) => valueName(k) + ' ' + when(x)).join(' · ')) : null,
+    at < 0 ? notice : null,
     ...dataBlock(item),
     ...positionsBlock(item, pos.positions),
     ...versions,
@@ -692,6 +537,108 @@ async function drawItem(id) {
     ...forms,
     ...eventsBlock(events.events),
     el('p', {class: 'muted small'}, t('live')));
+  if (v.note && (v.focus || hadFocus)) {
+    v.focus = false;
+    v.note.focus({preventScroll: true});
+    v.note.scrollIntoView({block: 'center'});
+  }
+  return item;
+}
+
+// What the server recorded, said where the reader is: the position as recorded (or the
+// action's name), the time in the reader's zone, and the receipt's details on request.
+async function recorded(id, a, receipt, remark) {
+  // Recorded: nothing of it is left to send (before the form is drawn again).
+  draftDrop({scope: id, action: a.name});
+  S.dirty = false;
+  drawNote(id, null);
+  let pos = null;
+  try {
+    const all = await api('GET', '/v1/items/' + id + '/positions');
+    pos = all.positions.find((p) => receipt.event_id != null && p.event_id === receipt.event_id && !p.sealed) || null;
+  } catch (e) { /* the note says less */ }
+  const at = receipt.committed_at || receipt.at || (pos && pos.at);
+  const shown = pos ? Object.entries(a.params || {}).filter(([k]) => k !== 'member' && pos[k] != null && pos[k] !== '')
+    .flatMap(([k, sp]) => [el('dt', {}, tx(sp.label) || k), el('dd', {'data-field': k}, sp.type === 'enum' ? valueName(pos[k]) : String(pos[k]))]) : [];
+  const note = el('div', {class: 'confirm', id: 'confirm', tabindex: '-1', role: 'status'},
+    el('p', {class: 'confirm-head'}, pos ? t('recorded_position', memberName(pos.member), clock(at))
+      : t('recorded_action', tx(a.label) || a.name, clock(at))),
+    remark ? el('p', {class: 'small'}, remark) : null,
+    shown.length ? el('dl', {class: 'recorded'}, shown) : null,
+    el('details', {class: 'receipt'}, el('summary', {}, t('receipt')), el('dl', {},
+      el('dt', {}, t('recorded_at')), el('dd', {}, when(at)),
+      el('dt', {}, t('event_no')), el('dd', {}, String(receipt.event_id != null ? receipt.event_id : pos ? pos.event_id : '')),
+      receipt.audit_index != null ? [el('dt', {}, t('audit_no')), el('dd', {}, String(receipt.audit_index))] : null)));
+  drawNote(id, note, a.name, true);
+  if (location.pathname === '/items/' + id) await drawItem(id);
+}
+
+// The answer to a sent form was lost: the page asks the server what it holds, says so, and
+// sends the same request again (same key: the server acts once) until it is answered.
+async function lost(id, a, params, key) {
+  const d = {scope: id, action: a.name};
+  drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'}, t('lost_checking')), a.name, true);
+  await drawItem(id).catch(() => null);
+  let all = null;
+  try { all = await api('GET', '/v1/items/' + id + '/positions'); } catch (e) { /* still unreachable */ }
+  if (!all) return keep(id, a);
+  const own = ownPosition(all.positions);
+  if (own && setsPosition(a, own)) {
+    const same = Object.entries(params).every(([k, v]) => String(own[k] == null ? '' : own[k]) === String(v)) &&
+      Object.keys(a.params || {}).every((k) => k in params || own[k] == null || own[k] === '');
+    if (same) {
+      draftDrop(d);
+      return recorded(id, a, {event_id: own.event_id, committed_at: own.at}, t('lost_same'));
+    }
+    drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'},
+      t('lost_older', valueName(own.stance), clock(own.at))), a.name, true);
+  } else if (S.me.member && positionShaped(a) && all.positions.every((p) => p.member !== S.me.member)) {
+    drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1'}, t('lost_none')), a.name, true);
+  }
+  await resend(id, a, {params, key});
+}
+
+// Sends a kept request again; on a new loss, says the text is kept and tries again later.
+async function resend(id, a, p) {
+  const d = {scope: id, action: a.name};
+  try {
+    const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params: p.params}, {'Idempotency-Key': p.key});
+    draftDrop(d);
+    await recorded(id, a, r.receipt || {});
+  } catch (e) {
+    if (e.status === 0) return keep(id, a);
+    if (e.status === 401) return;
+    // Refused now (the item moved on): the text stays in the form with the reason.
+    const kept = draftLoad(d);
+    if (kept) draftSave(d, {values: kept.values, key: newKey(), pending: false});
+    drawNote(id, el('p', {class: 'error', role: 'alert', tabindex: '-1'}, e.message), a.name, true);
+    if (location.pathname === '/items/' + id) await drawItem(id).catch(() => null);
+  }
+}
+
+function keep(id, a) {
+  drawNote(id, el('p', {class: 'notice', role: 'status', tabindex: '-1', id: 'kept'}, t('kept')), a.name, true);
+  drawItem(id).catch(() => null);
+  clearTimeout(S.retry);
+  S.retry = setTimeout(() => retryNow(id), 3000);
+}
+
+function retryNow(id) {
+  clearTimeout(S.retry);
+  S.retry = null;
+  if (location.pathname !== '/items/' + id) return;
+  api('GET', '/v1/items/' + id).then((item) => resendPending(id, item), () => {
+    S.retry = setTimeout(() => retryNow(id), 3000);
+  });
+}
+
+// Texts sent without an answer (before a reload, a lost connection or an ended session) go
+// again, with their own key, as soon as the page is back.
+function resendPending(id, item) {
+  for (const a of item.actions) {
+    const p = draftLoad({scope: id, action: a.name});
+    if (p && p.pending && p.key && p.params) resend(id, a, p);
+  }
 }
 
 // Follows events about the page (Server-Sent Events). The page is redrawn when nothing is
@@ -702,7 +649,6 @@ function live(matches, redraw) {
   const s = new EventSource('/v1/stream');
   S.stream = s;
   S.dirty = false;
-  main().addEventListener('input', () => { S.dirty = true; });
   let busy = false, again = false;
   const apply = async () => {
     if (busy) { again = true; return; }
@@ -714,15 +660,11 @@ function live(matches, redraw) {
         if (S.dirty) {
           if (!document.getElementById('updated')) {
             main().prepend(el('p', {class: 'notice', id: 'updated', role: 'status'}, t('updated') + ' ',
-              el('button', {class: 'link', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
+              el('button', {type: 'button', class: 'secondary', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
           }
           return;
         }
-        const keep = document.getElementById('notice');
-        const note = keep && keep.childNodes.length ? keep.cloneNode(true) : null;
         await redraw();
-        const n = document.getElementById('notice');
-        if (n && note) n.replaceWith(note);
       } while (again);
     } finally { busy = false; }
   };
@@ -740,6 +682,7 @@ async function pageNew(name) {
   if (!wf || !wf.create) throw Object.assign(new Error(t('not_found')), {status: 404});
   const title = {type: 'text', required: true, label: {en: 'Title', fr: 'Titre'}};
   const spec = {label: wf.create.label, params: Object.assign({title}, wf.create.params)};
+  pageTitle(t('new') + ' — ' + (tx(wf.title) || name));
   show(el('p', {class: 'small'}, link('/', '← ' + t('items'))),
     el('h1', {}, t('new') + ' — ' + (tx(wf.title) || name)),
     el('div', {class: 'card'}, actionForm('create', {label: {en: 'Create', fr: 'Créer'}, params: spec.params},
@@ -749,7 +692,7 @@ async function pageNew(name) {
         const r = await api('POST', '/v1/forums/' + encodeURIComponent(S.me.forum) + '/items', body,
           {'Idempotency-Key': key});
         go('/items/' + r.item.id);
-      })));
+      }, null, null, {draft: {scope: 'new', action: name}})));
 }
 
 // ---- Meetings ------------------------------------------------------------------------------------------
@@ -758,6 +701,7 @@ async function pageMeetings() {
   const gen = S.gen;
   const r = await api('GET', '/v1/meetings');
   if (gen !== S.gen) return;
+  pageTitle(t('meetings'));
   show(el('h1', {}, t('meetings')),
     r.meetings.length ? el('ul', {class: 'plain'}, r.meetings.map((m) => el('li', {},
       link('/meetings/' + m.id, tx(m.title)), el('div', {class: 'small muted'}, m.place + ' — ' + m.starts_on +
@@ -770,6 +714,7 @@ async function pageMeeting(id) {
   if (gen !== S.gen) return;
   const record = el('pre', {class: 'record', id: 'record'}, t('loading'));
   const chair = S.me.chair_powers && !m.agenda_adopted_at && m.agenda.length;
+  pageTitle(tx(m.title));
   show(el('p', {class: 'small'}, link('/meetings', '← ' + t('meetings'))),
     el('h1', {}, tx(m.title)),
     el('p', {class: 'small'}, t('place') + ': ' + m.place + ' · ' + t('dates') + ': ' + m.starts_on +
@@ -810,7 +755,7 @@ async function pageMe() {
     ev.preventDefault();
     err1.textContent = okMsg.textContent = '';
     try {
-      S.me = await api('PATCH', '/v1/me', {language: lang.value, email: email.value || null, notify: notify.value});
+      S.me = Object.assign({}, S.me, await api('PATCH', '/v1/me', {language: lang.value, email: email.value || null, notify: notify.value}));
       setLang(S.me.language);
       frame();
       await pageMe();
@@ -833,6 +778,7 @@ async function pageMe() {
     } catch (e) { err2.textContent = e.message; }
   }}, el('label', {for: 'current'}, t('current_password')), cur, el('label', {for: 'new'}, t('new_password')), nw,
   el('div', {}, el('button', {type: 'submit'}, t('change_password'))), err2);
+  pageTitle(t('profile'));
   show(el('h1', {}, t('profile')),
     me.must_change_password ? el('p', {class: 'notice'}, t('must_change')) : null,
     el('p', {class: 'small muted'}, me.username + ' · ' + me.role + (me.member ? ' · ' + memberName(me.member) : '')),
@@ -843,6 +789,10 @@ async function pageMe() {
 
 setLang(localStorage.getItem('gavel.lang') || (navigator.language || 'en').slice(0, 2));
 window.addEventListener('popstate', render);
+// Something typed in the page holds back live redraws (see live()).
+main().addEventListener('input', () => { S.dirty = true; });
+// Back online: what is kept goes at once rather than at the next try.
+window.addEventListener('online', () => { if (S.retry && S.view) retryNow(S.view.id); });
 // Signing in or out in another tab changes who this tab acts as: start again from the server.
 window.addEventListener('storage', (ev) => {
   if (ev.key === 'gavel.csrf') {
