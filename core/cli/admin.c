@@ -155,7 +155,7 @@ done:
   free(jobs);
   free(passwords);
   free(create);
-  gv_cli_close_store(s);
+  gv_store_close(s);
   gv_forum_free(f);
   return rc;
 }
@@ -181,9 +181,10 @@ static int demo_act(gv_engine *e, const char *username, int64_t item, const char
 }
 
 static int gv_cli_demo_content(const char *db) {
-  gv_engine *e;
+  gv_cli_env env;
   gv_error err;
-  if (gv_cli_engine_open(NULL, db, 1, &e)) return 1;
+  if (gv_cli_engine_open(NULL, db, 1, &env)) return 1;
+  gv_engine *e = env.engine;
   const gv_forum *f = gv_engine_forum(e, NULL);
   int64_t now = gv_engine_now(e);
   char day[11], ts[4][GV_TIME_BUFSZ];
@@ -203,7 +204,7 @@ static int gv_cli_demo_content(const char *db) {
   else gv_store_rollback(s);
   gv_meeting_clear(&m);
   if (rc != GV_OK) {
-    gv_engine_close(e);
+    gv_cli_env_close(&env);
     return gv_cli_fail(&err);
   }
   gv_time_format_zone(now + 10 * 86400000LL, f->time_zone, ts[0]);
@@ -252,7 +253,7 @@ static int gv_cli_demo_content(const char *db) {
                                "Le Dialogue cr\u00e9e un groupe de travail sur les donn\u00e9es migratoires, pr\u00e9sid\u00e9 par Maurice."),
                &dec) ||
       demo_act(e, "secretariat", dec, NULL, NULL, "circulate_for_silence", json_pack("{s:s}", "deadline", ts[2]), NULL);
-  gv_engine_close(e);
+  gv_cli_env_close(&env);
   if (!bad) printf("demo content: a meeting, an agenda item, a draft, a consultation and a decision under silence\n");
   return bad;
 }
@@ -276,9 +277,10 @@ static int read_password(gv_opt *opts, char *out, size_t size, int *generated) {
 static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   const char *role = gv_cli_val(opts, "role", NULL);
   if (role == NULL) return gv_cli_usage_error(cmd, "--role is required (secretariat, chair, delegate or observer)");
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -313,14 +315,15 @@ static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_user_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_user *users = NULL;
   size_t n = 0;
@@ -353,16 +356,17 @@ static int cmd_user_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
 done:
   free(users);
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_user_change(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   int is_disable = strcmp(cmd->name, "user disable") == 0;
   int is_enable = strcmp(cmd->name, "user enable") == 0;
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -392,7 +396,7 @@ static int cmd_user_change(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -400,9 +404,10 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   const char *role = gv_cli_val(opts, "role", NULL);
   const char *member = gv_cli_val(opts, "member", NULL);
   if (role == NULL && member == NULL) return gv_cli_usage_error(cmd, "give --role and/or --member");
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -424,7 +429,7 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -436,9 +441,10 @@ static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   const char *start = gv_cli_val(opts, "start", NULL), *end = gv_cli_val(opts, "end", NULL);
   if (!title || !place || !start) return gv_cli_usage_error(cmd, "--title, --place and --start are required");
   if (end == NULL) end = start;
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -486,14 +492,15 @@ static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_meeting_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_meeting *ms = NULL;
@@ -513,7 +520,7 @@ static int cmd_meeting_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
 done:
   free(ms);
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -533,13 +540,14 @@ static int cmd_backup(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
 }
 
 static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  gv_cli_env env;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   json_t *list = NULL;
   gv_error err;
   int limit = atoi(gv_cli_val(opts, "limit", "50"));
   if (gv_store_incident_list(s, limit > 0 ? limit : 50, &list, &err) != GV_OK) {
-    gv_cli_close_store(s);
+    gv_cli_close_store(&env);
     return gv_cli_fail(&err);
   }
   if (gv_cli_opt(opts, "json")->set) {
@@ -563,7 +571,7 @@ static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
     }
   }
   json_decref(list);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return 0;
 }
 
