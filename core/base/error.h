@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* ---- begin: shared with include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
 #ifndef GV_ERROR_CODES_DEFINED
 #define GV_ERROR_CODES_DEFINED
 /* X(name, value, code string, HTTP status, default message).
@@ -51,7 +51,7 @@ typedef struct gv_error {
   char message[512]; /* full sentence(s) for a person */
 } gv_error;
 #endif
-/* ---- end: shared with include/gavel/plugin.h ---- */
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
 
 /* The code string of err ("not_found"); "unknown" for values outside the table. */
 const char *gv_err_name(int err);

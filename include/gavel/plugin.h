@@ -18,7 +18,7 @@
 
 /* Functions return GV_OK (0) or a negative GV_E* code; detail goes into a gv_error. These are
  * the host's own codes and struct (the same table Gavel's core uses, kept equal by a test). */
-/* ---- begin: shared with include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
 #ifndef GV_ERROR_CODES_DEFINED
 #define GV_ERROR_CODES_DEFINED
 /* X(name, value, code string, HTTP status, default message).
@@ -65,7 +65,7 @@ typedef struct gv_error {
   char message[512]; /* full sentence(s) for a person */
 } gv_error;
 #endif
-/* ---- end: shared with include/gavel/plugin.h ---- */
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
 
 /* Clears *err (if not NULL) to GV_OK with empty strings. */
 void gv_error_clear(gv_error *err);
@@ -78,12 +78,12 @@ const char *gv_err_name(int err);
 const char *gv_strerror(int err);
 
 /* Log levels of gv_host_log. */
-/* ---- begin: shared with include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
 #ifndef GV_LOG_LEVELS_DEFINED
 #define GV_LOG_LEVELS_DEFINED
 enum { GV_LOG_DEBUG = 0, GV_LOG_INFO = 1, GV_LOG_WARN = 2, GV_LOG_ERROR = 3, GV_LOG_OFF = 4 };
 #endif
-/* ---- end: shared with include/gavel/plugin.h ---- */
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
 
 typedef struct gv_host gv_host;       /* the host, as one plugin sees it */
 typedef struct gv_row gv_row;         /* one result row of gv_host_sql */
@@ -160,13 +160,16 @@ int gv_row_is_null(const gv_row *r, int col);
 int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, gv_row_fn fn, void *ud, gv_error *err);
 
 /* Runs fn inside one transaction of its own (for work outside hooks, e.g. signing a
- * checkpoint); commits if fn returns GV_OK, else rolls back. */
+ * checkpoint); commits if fn returns GV_OK, else rolls back. Inside a transaction (a hook,
+ * a workflow function) it is refused with GV_ESTATE. */
 int gv_host_transaction(gv_host *h, int (*fn)(void *ud, gv_host *h, gv_error *err), void *ud, gv_error *err);
 
 /* ---- HTTP routes ------------------------------------------------------------------------ */
 
 enum { GV_ROUTE_PUBLIC = 1 };     /* no sign-in needed */
 
+/* Handles one request; it answers before returning (the request is not valid afterwards).
+ * After the answer, the gv_request_* accessors return NULL. */
 typedef void (*gv_route_fn)(void *state, gv_host *h, gv_request *r);
 /* A route a plugin serves, declared in its descriptor (so `gavel serve --print-routes`
  * and the API document can list it without starting the plugin). */
@@ -191,7 +194,8 @@ int gv_request_is_chair(const gv_request *r);
  * and the first stands. A route handler that answers nothing gets a 500 reply from the host. */
 int gv_request_reply(gv_request *r, int status, const char *content_type, const char *body, size_t len);
 /* The same, with response headers: name and value pairs, then NULL. They replace the host's
- * defaults of the same name (such as Cache-Control: no-store). At most 8 pairs. */
+ * defaults of the same name (such as Cache-Control: no-store). At most 8 pairs: more are
+ * refused with GV_EINVAL (and logged), and the request is still to be answered. */
 int gv_request_reply_headers(gv_request *r, int status, const char *content_type, const char *const *headers,
                               const char *body, size_t len);
 /* A request header's value (the name in any case), or NULL. */
