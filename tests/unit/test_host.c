@@ -132,7 +132,9 @@ static void test_receipt_and_commit(void **state) {
   open_world(&w, NULL);
   gv_error err;
   int64_t eid = 0;
-  assert_int_equal(gv_engine_record(w.engine, w.forum->id, "config", "test", 0, NULL, json_object(), &eid, &err), GV_OK);
+  json_t *params = json_object();
+  assert_int_equal(gv_engine_record(w.engine, w.forum->id, "config", "test", 0, NULL, params, &eid, &err), GV_OK);
+  json_decref(params);
   assert_int_equal(seen.events, 1);
   for (int i = 0; i < 4; i++) assert_int_equal(seen.receipt_rc[i], GV_OK);
   assert_int_equal(seen.receipt_rc[4], GV_EINVAL);
