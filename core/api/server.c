@@ -498,41 +498,20 @@ static void on_signal(uv_signal_t *h, int signum) {
   begin_shutdown(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-int gv_server_run(const gv_config *cfg) {
+int gv_server_run(const gv_config *cfg, gv_engine *e, struct gv_plugins *plugins) {
   signal(SIGPIPE, SIG_IGN);
-  /* GAVEL_LOG_LEVEL in the environment wins over the configuration file. */
-  const char *env_level = getenv("GAVEL_LOG_LEVEL");
-  const char *level = env_level && gv_log_level_parse(env_level) >= 0 ? env_level : cfg->log_level;
-  gv_log_set_level(gv_log_level_parse(level) >= 0 ? gv_log_level_parse(level) : GV_LOG_INFO);
   gv_srv *s = calloc(1, sizeof *s);
+  if (s == NULL) return 1;
   s->cfg = *cfg;
   uv_loop_t loop;
   uv_loop_init(&loop);
   s->loop = &loop;
   gv_error err;
   gv_error_clear(&err);
-  gv_engine_options eo = {0};
-  eo.db_path = cfg->database;
-  eo.create = 0;
-  eo.clock = cfg->test_clock ? GV_CLOCK_OFFSET : GV_CLOCK_REAL;
-  json_t *plugins_cfg = cfg->plugins_json[0] ? json_loads(cfg->plugins_json, 0, NULL) : NULL;
-  eo.plugins = plugins_cfg;
   int rc = 1;
-  if (gv_engine_open(&eo, &s->e, &err) != GV_OK) {
-    char buf[700];
-    if (err.code == GV_ENOTFOUND)
-      gv_log(GV_LOG_ERROR, "server.no_database", "path=%s hint=\"create it with: gavel init --db %s --forum midiocc\"",
-             cfg->database, cfg->database);
-    else if (err.code == GV_ECONFIG) {
-      /* A plugin refused its settings: one line, at the setting, as for any other mistake. */
-      gv_config_locate(cfg, &err);
-      fprintf(stderr, "%s\n", gv_error_format(&err, buf, sizeof buf));
-    } else
-      gv_log(GV_LOG_ERROR, "server.store", "error=\"%s\"", gv_error_format(&err, buf, sizeof buf));
-    goto out;
-  }
+  s->e = e;
   s->forum = gv_engine_forum(s->e, NULL);
-  s->plugins = gv_engine_plugins(s->e);
+  s->plugins = plugins;
   if (s->forum == NULL) {
     gv_log(GV_LOG_ERROR, "server.no_forum", "path=%s", cfg->database);
     goto out;
@@ -590,8 +569,6 @@ out:
   if (s->http) gv_http_server_free(s->http);
   uv_run(&loop, UV_RUN_NOWAIT);
   if (uv_loop_close(&loop) != 0) gv_log(GV_LOG_WARN, "server.loop_not_closed", "%s", "");
-  gv_engine_close(s->e);
-  json_decref(plugins_cfg);
   free(s);
   return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,15 @@ static const EVP_MD *sha256_md(void) {
 void gv_sha256(const void *data, size_t len, uint8_t out[GV_SHA256_LEN]) {
   unsigned int n = 0;
   EVP_Digest(data, len, out, &n, sha256_md(), NULL);
+}
+
+int gv_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[GV_SHA256_LEN]) {
+  unsigned int n = 0;
+  static const uint8_t none;
+  /* OpenSSL reads an empty key as "no key": hand it a valid pointer with length 0. */
+  if (HMAC(sha256_md(), key_len ? key : &none, (int)key_len, data, len, out, &n) == NULL || n != GV_SHA256_LEN)
+    return GV_EIO;
+  return GV_OK;
 }
 
 void gv_hex(const uint8_t *in, size_t len, char *out) {

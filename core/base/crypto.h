@@ -18,6 +18,9 @@ void gv_sha256(const void *data, size_t len, uint8_t out[GV_SHA256_LEN]);
 /* SHA-256 of data as lowercase hex into out. */
 void gv_sha256_hex(const void *data, size_t len, char out[GV_SHA256_HEX_LEN]);
 
+/* HMAC-SHA256 of data under key into out. Returns GV_OK or GV_EIO. */
+int gv_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[GV_SHA256_LEN]);
+
 /* Incremental SHA-256. */
 typedef struct gv_sha256_ctx gv_sha256_ctx;
 gv_sha256_ctx *gv_sha256_new(void);

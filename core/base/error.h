@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+#ifndef GV_ERROR_CODES_DEFINED
+#define GV_ERROR_CODES_DEFINED
 /* X(name, value, code string, HTTP status, default message).
  * The code string is what clients see in {"error": {"code": ...}}. */
 #define GV_ERRNO_MAP(X)                                                          \
@@ -47,6 +50,8 @@ typedef struct gv_error {
   int line;          /* line in file, or 0 */
   char message[512]; /* full sentence(s) for a person */
 } gv_error;
+#endif
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
 
 /* The code string of err ("not_found"); "unknown" for values outside the table. */
 const char *gv_err_name(int err);

@@ -153,7 +153,7 @@ done:
   free(jobs);
   free(passwords);
   free(create);
-  gv_cli_close_store(s);
+  gv_store_close(s);
   gv_forum_free(f);
   return rc;
 }
@@ -177,9 +177,10 @@ static int read_password(gv_opt *opts, char *out, size_t size, int *generated) {
 static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   const char *role = gv_cli_val(opts, "role", NULL);
   if (role == NULL) return gv_cli_usage_error(cmd, "--role is required (secretariat, chair, delegate or observer)");
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -214,14 +215,15 @@ static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_user_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_user *users = NULL;
   size_t n = 0;
@@ -254,16 +256,17 @@ static int cmd_user_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
 done:
   free(users);
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_user_change(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   int is_disable = strcmp(cmd->name, "user disable") == 0;
   int is_enable = strcmp(cmd->name, "user enable") == 0;
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -293,7 +296,7 @@ static int cmd_user_change(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -301,9 +304,10 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   const char *role = gv_cli_val(opts, "role", NULL);
   const char *member = gv_cli_val(opts, "member", NULL);
   if (role == NULL && member == NULL) return gv_cli_usage_error(cmd, "give --role and/or --member");
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -325,7 +329,7 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -337,9 +341,10 @@ static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   const char *start = gv_cli_val(opts, "start", NULL), *end = gv_cli_val(opts, "end", NULL);
   if (!title || !place || !start) return gv_cli_usage_error(cmd, "--title, --place and --start are required");
   if (end == NULL) end = start;
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_error_clear(&err);
@@ -387,14 +392,15 @@ static int cmd_meeting_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **arg
   rc = 0;
 done:
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_meeting_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
+  gv_cli_env env;
   gv_forum *f = NULL;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   int rc = 1;
   gv_error err;
   gv_meeting *ms = NULL;
@@ -414,7 +420,7 @@ static int cmd_meeting_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
 done:
   free(ms);
   gv_forum_free(f);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
@@ -435,13 +441,14 @@ static int cmd_backup(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
 }
 
 static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  gv_cli_env env;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   json_t *list = NULL;
   gv_error err;
   int limit = atoi(gv_cli_val(opts, "limit", "50"));
   if (gv_store_incident_list(s, limit > 0 ? limit : 50, &list, &err) != GV_OK) {
-    gv_cli_close_store(s);
+    gv_cli_close_store(&env);
     return gv_cli_fail(&err);
   }
   if (gv_cli_opt(opts, "json")->set) {
@@ -465,7 +472,7 @@ static int cmd_incidents(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv)
     }
   }
   json_decref(list);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return 0;
 }
 

@@ -118,7 +118,8 @@ static int list_group(const char *word) {
   return n;
 }
 
-int gv_cli_main(int argc, char **argv) {
+int gv_cli_main(int argc, char **argv, const gv_plugin *const *builtin, size_t nbuiltin) {
+  gv_plugins_set_builtin(builtin, nbuiltin);
   const char *lvl = getenv("GAVEL_LOG_LEVEL");
   if (lvl && gv_log_level_parse(lvl) >= 0) gv_log_set_level(gv_log_level_parse(lvl));
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -133,7 +134,7 @@ int gv_cli_main(int argc, char **argv) {
   int used = 0;
   const gv_cmd *cmd = find_cmd(argc - 1, argv + 1, &used);
   if (cmd == NULL) {
-    int prc = gv_plugins_command(argc - 1, argv + 1);
+    int prc = gv_cli_plugin_command(argc - 1, argv + 1);
     if (prc >= 0) return prc;
     if (list_group(argv[1])) return 2;
     fprintf(stderr, "gavel: unknown command '%s'\n", argv[1]);
@@ -207,11 +208,6 @@ int gv_cli_main(int argc, char **argv) {
   return rc;
 }
 
-/* The plugins started on the store a command opened: changes made from the command line
- * reach them (and the audit log) as changes made through the server do. */
-static gv_plugins *cli_plugins;
-static gv_forum *cli_plugins_forum;
-
 const char *gv_cli_db(gv_opt *opts) {
   static gv_config cfg;
   const char *db = gv_cli_val(opts, "db", NULL), *env = getenv("GAVEL_DATABASE");
@@ -225,58 +221,6 @@ const char *gv_cli_db(gv_opt *opts) {
     return NULL;
   }
   return gv_config_database(NULL, &cfg);
-}
-
-int gv_cli_open_store(gv_opt *opts, int create, gv_store **out) {
-  const char *db = gv_cli_db(opts);
-  gv_error err;
-  gv_error_clear(&err);
-  *out = NULL;
-  if (db == NULL) return 1;
-  if (gv_store_open(db, create ? GV_STORE_CREATE : 0, out, &err) != GV_OK) {
-    if (err.code == GV_ENOTFOUND)
-      fprintf(stderr, "gavel: no database at %s (create one with gavel init --db %s --forum ID)\n", db, db);
-    else
-      gv_cli_fail(&err);
-    return 1;
-  }
-  char id[64];
-  json_t *config = NULL;
-  if (cli_plugins == NULL && gv_store_forum_default(*out, id, NULL) == GV_OK &&
-      gv_store_forum_load(*out, id, &cli_plugins_forum, NULL) == GV_OK &&
-      (gv_plugins_config_load(gv_config_path(gv_cli_val(opts, "config", NULL)), &config, &err) != GV_OK ||
-       gv_plugins_open(*out, cli_plugins_forum, db, config, &cli_plugins, &err) != GV_OK)) {
-    json_decref(config);
-    gv_cli_fail(&err);
-    gv_cli_close_store(*out);
-    *out = NULL;
-    return 1;
-  }
-  json_decref(config);
-  return 0;
-}
-
-int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, gv_engine **out) {
-  gv_engine_options eo = {0};
-  gv_error err;
-  gv_error_clear(&err);
-  json_t *config = NULL;
-  eo.db_path = db;
-  eo.no_plugins = !with_plugins;
-  if (with_plugins && gv_plugins_config_load(gv_config_path(gv_cli_val(opts, "config", NULL)), &config, &err) != GV_OK)
-    return gv_cli_fail(&err);
-  eo.plugins = config;
-  int rc = gv_engine_open(&eo, out, &err);
-  json_decref(config);
-  return rc == GV_OK ? 0 : gv_cli_fail(&err);
-}
-
-void gv_cli_close_store(gv_store *s) {
-  gv_plugins_close(cli_plugins);
-  cli_plugins = NULL;
-  gv_forum_free(cli_plugins_forum);
-  cli_plugins_forum = NULL;
-  gv_store_close(s);
 }
 
 int gv_cli_load_forum(gv_store *s, gv_opt *opts, gv_forum **out) {

@@ -7,8 +7,10 @@
 #include "model/forum.h"
 #include "store/store.h"
 
-/* Runs the gavel command with argv; returns the process exit status. */
-int gv_cli_main(int argc, char **argv);
+struct gv_plugin;
+/* Runs the gavel command with argv and the plugins built into the executable; returns the
+ * process exit status. */
+int gv_cli_main(int argc, char **argv, const struct gv_plugin *const *builtin, size_t nbuiltin);
 
 /* One option of a command. */
 typedef struct gv_opt {
@@ -49,11 +51,40 @@ int gv_cli_fail(const gv_error *err);
  * the configuration's mistake and returns NULL when it cannot be read. The result lives
  * until the next call. */
 const char *gv_cli_db(gv_opt *opts);
-/* Opens the store named by gv_cli_db (GV_STORE_CREATE when create) with the plugins started
+
+/* What a command runs on, opened in this order by the composition root (cli/compose.c):
+ * the store, then the plugins (on the store's forum), then the engine with the plugins'
+ * hooks. Fields are NULL when not asked for (or, for plugins, when there is no forum yet). */
+typedef struct gv_cli_env {
+  gv_store *store;
+  gv_forum *forum;            /* the forum the plugins serve */
+  struct gv_plugins *plugins;
+  struct gv_engine *engine;
+} gv_cli_env;
+
+typedef struct gv_cli_env_options {
+  const char *db;
+  int create;                 /* create the database if missing */
+  int plugins;                /* start the plugins */
+  const char *plugins_json;   /* their settings (the plugins table of gavel.conf.lua), NULL: defaults */
+  const char *only;           /* start only this plugin (to run one of its commands) */
+  int engine;                 /* open an engine on the store */
+  int clock;                  /* the engine's GV_CLOCK_* */
+} gv_cli_env_options;
+
+/* Opens what o asks for into *env. On failure nothing stays open. */
+int gv_cli_env_open(gv_cli_env *env, const gv_cli_env_options *o, gv_error *err);
+/* Closes the engine, the plugins and the store, in that order. */
+void gv_cli_env_close(gv_cli_env *env);
+/* The plugins table of a configuration file as JSON (*out malloc'd; NULL when there is none):
+ * path, or ./gavel.conf.lua when path is NULL and that file exists. */
+int gv_cli_plugins_config(const char *path, char **out, gv_error *err);
+
+/* Opens the store named by --db (GV_STORE_CREATE when create) with the plugins started
  * on it. Prints and returns non-zero on failure. Close it with gv_cli_close_store. */
-int gv_cli_open_store(gv_opt *opts, int create, gv_store **out);
-/* Closes a store opened with gv_cli_open_store (and the plugins it started). */
-void gv_cli_close_store(gv_store *s);
+int gv_cli_open_store(gv_opt *opts, int create, gv_cli_env *env);
+/* Closes what gv_cli_open_store opened. */
+void gv_cli_close_store(gv_cli_env *env);
 /* Loads the database's forum (the only one, or --forum). */
 int gv_cli_load_forum(gv_store *s, gv_opt *opts, gv_forum **out);
 /* The directory of the shipped workflows and forum files. */
@@ -72,9 +103,11 @@ int gv_cli_register_workflows(const char *db_path);
 int gv_cli_demo_content(const char *db);
 /* Opens an engine on db for a command: with plugins (their settings from --config, else
  * ./gavel.conf.lua) when the command writes the record, without for read-only ones. Prints
- * the error and returns non-zero on failure. */
-struct gv_engine;
-int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, struct gv_engine **out);
+ * the error and returns non-zero on failure. Close with gv_cli_env_close. */
+int gv_cli_engine_open(gv_opt *opts, const char *db, int with_plugins, gv_cli_env *env);
+/* Runs a plugin's command named by argv ("audit verify ..."), loading the plugins the
+ * configuration names by path first. Returns its exit status, or -1 if no plugin has it. */
+int gv_cli_plugin_command(int argc, char **argv);
 
 /* Command tables of each part of the CLI (NULL-terminated arrays). */
 extern const gv_cmd gv_cli_admin_cmds[];

@@ -104,15 +104,16 @@ static int add_meeting(gv_engine *e, const gv_forum *f, const json_t *mj, int64_
 }
 
 int gv_cli_demo_content(const char *db) {
-  gv_engine *e;
-  if (gv_cli_engine_open(NULL, db, 1, &e)) return 1;
+  gv_cli_env env;
+  if (gv_cli_engine_open(NULL, db, 1, &env)) return 1;
+  gv_engine *e = env.engine;
   const gv_forum *f = gv_engine_forum(e, NULL);
   char path[600];
   snprintf(path, sizeof path, "%s/demo/%s.json", gv_cli_workflows_dir(), f->id);
   json_error_t jerr;
   json_t *demo = json_load_file(path, 0, &jerr);
   if (demo == NULL) {
-    gv_engine_close(e);
+    gv_cli_env_close(&env);
     printf("demo content: none for forum %s (%s)\n", f->id, jerr.text);
     return 0;
   }
@@ -128,6 +129,6 @@ int gv_cli_demo_content(const char *db) {
   if (!bad) printf("demo content: a meeting and %zu steps from %s\n", json_array_size(json_object_get(demo, "steps")), path);
   json_decref(ids);
   json_decref(demo);
-  gv_engine_close(e);
+  gv_cli_env_close(&env);
   return bad;
 }

@@ -68,7 +68,7 @@ static int open_engine(runner *r, gv_error *err) {
   eo.db_path = r->db;
   eo.clock = GV_CLOCK_VIRTUAL;
   eo.virtual_start = r->now;
-  eo.no_plugins = 1; /* scenarios test workflows; their outbox is read directly */
+  /* No plugins: scenarios test workflows; their outbox is read directly. */
   /* Scenarios also run under sanitizers, many times slower: the wall-time guard is
    * relaxed so that the instruction and memory caps are what a test meets. */
   gv_sandbox_limits_default(&eo.limits);

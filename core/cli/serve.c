@@ -6,6 +6,7 @@
 #include "base/time.h"
 #include "views/record.h"
 #include "api/server.h"
+#include "base/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,27 @@ static int cmd_serve(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
             cfg.database, cfg.database);
     return 1;
   }
-  return gv_server_run(&cfg);
+  /* GAVEL_LOG_LEVEL in the environment wins over the configuration file. */
+  const char *env_level = getenv("GAVEL_LOG_LEVEL");
+  const char *level = env_level && gv_log_level_parse(env_level) >= 0 ? env_level : cfg.log_level;
+  gv_log_set_level(gv_log_level_parse(level) >= 0 ? gv_log_level_parse(level) : GV_LOG_INFO);
+  /* The store, then the plugins on it, then the engine with their hooks: the server runs on all three. */
+  gv_cli_env env;
+  gv_cli_env_options o = {.db = cfg.database, .plugins = 1, .plugins_json = cfg.plugins_json[0] ? cfg.plugins_json : NULL,
+                          .engine = 1, .clock = cfg.test_clock ? GV_CLOCK_OFFSET : GV_CLOCK_REAL};
+  if (gv_cli_env_open(&env, &o, &err) != GV_OK) {
+    char buf[700];
+    if (err.code == GV_ECONFIG) {
+      /* A plugin refused its settings: one line, at the setting, as for any other mistake. */
+      gv_config_locate(&cfg, &err);
+      fprintf(stderr, "%s\n", gv_error_format(&err, buf, sizeof buf));
+    } else
+      gv_log(GV_LOG_ERROR, "server.store", "error=\"%s\"", gv_error_format(&err, buf, sizeof buf));
+    return 1;
+  }
+  int rc = gv_server_run(&cfg, env.engine, env.plugins);
+  gv_cli_env_close(&env);
+  return rc;
 }
 
 static int cmd_record(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
@@ -53,18 +74,19 @@ static int cmd_record(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   if (strcmp(format, "md") && strcmp(format, "html") && strcmp(format, "json"))
     return gv_cli_usage_error(cmd, "--format must be md, html or json");
   const char *db = gv_cli_db(opts);
-  gv_engine *e = NULL;
+  gv_cli_env env;
   gv_error err;
   if (db == NULL) return 1;
   if (access(db, F_OK) != 0) {
     fprintf(stderr, "gavel record: no database at %s\n", db);
     return 1;
   }
-  if (gv_cli_engine_open(opts, db, 0, &e)) return 1; /* reading only: no plugins */
+  if (gv_cli_engine_open(opts, db, 0, &env)) return 1; /* reading only: no plugins */
+  gv_engine *e = env.engine;
   const gv_forum *f = gv_engine_forum(e, gv_cli_val(opts, "forum", NULL));
   char *out = NULL;
   int rc = f ? gv_record_render(e, f->id, id, format, &out, &err) : gv_error_set(&err, GV_ENOTFOUND, NULL, "no forum");
-  gv_engine_close(e);
+  gv_cli_env_close(&env);
   if (rc != GV_OK) return gv_cli_fail(&err);
   const char *file = gv_cli_val(opts, "output", NULL);
   FILE *fp = file ? fopen(file, "w") : stdout;
@@ -80,15 +102,16 @@ static int cmd_record(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
 }
 
 static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  gv_cli_env env;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   gv_user u;
   gv_error err;
   int rc = 1;
   int64_t expires = 0;
   const char *exp = gv_cli_val(opts, "expires", NULL);
   if (exp && gv_duration_parse(exp, &expires) != GV_OK) {
-    gv_cli_close_store(s);
+    gv_cli_close_store(&env);
     return gv_cli_usage_error(cmd, "--expires must be a duration such as 90d");
   }
   if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) {
@@ -117,26 +140,27 @@ static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   gv_wipe(token, sizeof token);
   rc = 0;
 done:
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return rc;
 }
 
 static int cmd_token_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
-  gv_store *s;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  gv_cli_env env;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   gv_user u;
   gv_error err;
   int64_t uid = 0;
   if (argc > 0) {
     if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) {
-      gv_cli_close_store(s);
+      gv_cli_close_store(&env);
       return gv_cli_fail(&err);
     }
     uid = u.id;
   }
   json_t *list = NULL;
   if (gv_store_session_list(s, uid, "api", &list, &err) != GV_OK) {
-    gv_cli_close_store(s);
+    gv_cli_close_store(&env);
     return gv_cli_fail(&err);
   }
   printf("%-5s %-20s %-8s %-24s %s\n", "ID", "USER", "STATUS", "CREATED", "LABEL");
@@ -151,7 +175,7 @@ static int cmd_token_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv
            json_string_value(json_object_get(o, "label")) ? json_string_value(json_object_get(o, "label")) : "");
   }
   json_decref(list);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   return 0;
 }
 
@@ -159,11 +183,12 @@ static int cmd_token_revoke(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   char *end;
   long long id = strtoll(argv[0], &end, 10);
   if (*end || id <= 0) return gv_cli_usage_error(cmd, "ID must be a token id (see gavel token list)");
-  gv_store *s;
-  if (gv_cli_open_store(opts, 0, &s)) return 1;
+  gv_cli_env env;
+  if (gv_cli_open_store(opts, 0, &env)) return 1;
+  gv_store *s = env.store;
   gv_error err;
   int rc = gv_store_session_revoke(s, id, gv_time_real_ms(), &err);
-  gv_cli_close_store(s);
+  gv_cli_close_store(&env);
   if (rc != GV_OK) return gv_cli_fail(&err);
   printf("token %lld revoked\n", id);
   return 0;

@@ -10,13 +10,13 @@
 #include <sys/stat.h>
 
 int gv_cli_register_workflows(const char *db_path) {
-  gv_engine *e = NULL;
-  if (gv_cli_engine_open(NULL, db_path, 1, &e)) return 1;
+  gv_cli_env env;
+  if (gv_cli_engine_open(NULL, db_path, 1, &env)) return 1;
   gv_error errs[16];
   size_t n = 0;
-  int rc = gv_engine_register_dir(e, gv_cli_workflows_dir(), errs, 16, &n);
+  int rc = gv_engine_register_dir(env.engine, gv_cli_workflows_dir(), errs, 16, &n);
   for (size_t i = 0; i < n; i++) gv_cli_fail(&errs[i]);
-  gv_engine_close(e);
+  gv_cli_env_close(&env);
   return rc == GV_OK ? 0 : 1;
 }
 

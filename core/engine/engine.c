@@ -1,6 +1,5 @@
 /* The engine: batches of actions in one transaction with a savepoint each, durable timers, workflow versions. */
 #include "engine/internal.h"
-#include "host/host.h"
 #include "base/time.h"
 #include "base/log.h"
 
@@ -30,11 +29,24 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
   *out = NULL;
   gv_engine *e = calloc(1, sizeof *e);
   if (e == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
-  int rc = gv_store_open(o->db_path, o->create ? GV_STORE_CREATE : 0, &e->store, err);
-  if (rc != GV_OK) {
-    free(e);
-    return rc;
+  if (o->store) {
+    e->store = o->store;
+  } else {
+    int rc = gv_store_open(o->db_path, o->create ? GV_STORE_CREATE : 0, &e->store, err);
+    if (rc != GV_OK) {
+      free(e);
+      return rc;
+    }
+    e->owns_store = 1;
   }
+  e->hooks = o->hooks;
+  if (e->hooks.ncommit > GV_ENGINE_MAX_LISTENERS) e->hooks.ncommit = GV_ENGINE_MAX_LISTENERS;
+  for (size_t i = 0; i < e->hooks.ncommit; i++)
+    if (gv_engine_on_commit(e, e->hooks.commit[i].fn, e->hooks.commit[i].ud) != GV_OK) {
+      gv_engine_close(e);
+      return gv_error_set(err, GV_EINVAL, NULL, "the engine's commit listeners are invalid");
+    }
+  if (e->hooks.event) gv_store_set_event_hook(e->store, e->hooks.event, e->hooks.event_ud);
   e->clock = o->clock;
   e->clock_base = o->virtual_start;
   e->limits = o->limits;
@@ -56,32 +68,22 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
     break;
   }
   e->next_due = gv_store_timer_next_due(e->store);
-  if (!o->no_plugins && e->nforums > 0) {
-    int prc = gv_plugins_open(e->store, e->forums[0], o->db_path, o->plugins, &e->plugins, err);
-    if (prc != GV_OK) {
-      gv_engine_close(e);
-      return prc;
-    }
-    gv_plugins_attach(e->plugins, e);
-  }
   *out = e;
   return GV_OK;
 }
 
 void gv_engine_close(gv_engine *e) {
   if (e == NULL) return;
-  gv_plugins_close(e->plugins);
+  if (e->hooks.event && e->store) gv_store_set_event_hook(e->store, NULL, NULL);
   for (size_t i = 0; i < e->nwfs; i++) gv_workflow_free(e->wfs[i].w);
   free(e->wfs);
   for (size_t i = 0; i < e->nforums; i++) gv_forum_free(e->forums[i]);
   free(e->forums);
-  gv_store_close(e->store);
+  if (e->owns_store) gv_store_close(e->store);
   free(e);
 }
 
 gv_store *gv_engine_store(gv_engine *e) { return e->store; }
-
-struct gv_plugins *gv_engine_plugins(gv_engine *e) { return e->plugins; }
 
 int64_t gv_engine_now(const gv_engine *e) {
   switch (e->clock) {
@@ -109,17 +111,16 @@ const gv_forum *gv_engine_forum(gv_engine *e, const char *id) {
 
 const gv_engine_stats *gv_engine_stats_get(const gv_engine *e) { return &e->stats; }
 
-void gv_engine_set_receipt_hook(gv_engine *e, gv_receipt_fn fn, void *ud) {
-  e->receipt_fn = fn;
-  e->receipt_ud = ud;
-}
-
-void gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud) {
-  if (e->nlisteners < (int)(sizeof e->listeners / sizeof e->listeners[0])) {
-    e->listeners[e->nlisteners].fn = fn;
-    e->listeners[e->nlisteners].ud = ud;
-    e->nlisteners++;
+int gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud) {
+  if (fn == NULL || e->nlisteners == GV_ENGINE_MAX_LISTENERS) {
+    gv_log(GV_LOG_ERROR, "engine.listener_refused", "reason=\"%s\"",
+           fn ? "more than 8 commit listeners" : "no function given");
+    return GV_EINVAL;
   }
+  e->listeners[e->nlisteners].fn = fn;
+  e->listeners[e->nlisteners].ud = ud;
+  e->nlisteners++;
+  return GV_OK;
 }
 
 /* ---- Workflow versions ------------------------------------------------------------------- */
@@ -712,7 +713,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
   r->item_id = item.id;
   r->committed_at = now;
   snprintf(r->state, sizeof r->state, "%s", item.state);
-  if (e->receipt_fn) e->receipt_fn(e->receipt_ud, r);
+  if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, r);
   if (q->applied) rc = q->applied(e, q, r, q->applied_ud);
 done:
   if (began) gv_actx_end(&c);
@@ -846,7 +847,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     }
   }
   e->timers_touched = 1;
-  if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
+  if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
   return GV_OK;
 }
 
@@ -910,7 +911,7 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
     } else {
       gv_store_rollback_to(e->store);
       flush_incident(e);
-      if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
+      if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
       e->stats.actions_failed++;
     }
     note_latency(e, mono() - t0);

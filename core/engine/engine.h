@@ -29,14 +29,44 @@ void gv_caller_from_user(gv_caller *c, const gv_user *u);
 
 enum { GV_CLOCK_REAL = 0, GV_CLOCK_OFFSET = 1, GV_CLOCK_VIRTUAL = 2 };
 
+typedef struct gv_action_res gv_action_res;
+
+/* After-commit listeners: called once per committed batch with the ids of the events it
+ * wrote (first..last, inclusive). Live updates and mail delivery hang off this. */
+typedef void (*gv_engine_commit_fn)(gv_engine *e, int64_t first_event, int64_t last_event, void *ud);
+/* Fills res's extra receipt fields after its action applied (res NULL: forget what was noted
+ * for an action that failed or a timer). */
+typedef void (*gv_receipt_fn)(void *ud, gv_action_res *res);
+/* gavel.call(name, ...) from a workflow: args_json is a JSON array; *out (malloc'd, the engine
+ * frees it) is the JSON result. GV_ENOTFOUND when nothing offers name. */
+typedef int (*gv_engine_call_fn)(void *ud, const char *name, const char *args_json, char **out, gv_error *err);
+
+#define GV_ENGINE_MAX_LISTENERS 8
+
+/* What the engine runs beside its own work, given when it opens. The engine knows no more
+ * of who provides them (in gavel, cli/ wires the plugin host's). Every field may be NULL. */
+typedef struct gv_engine_hooks {
+  gv_store_event_hook event;  /* inside the transaction, after each event is written */
+  void *event_ud;
+  gv_receipt_fn receipt;      /* fields added to an action's receipt */
+  void *receipt_ud;
+  gv_engine_call_fn call;     /* functions workflows reach with gavel.call */
+  void *call_ud;
+  struct {
+    gv_engine_commit_fn fn;
+    void *ud;
+  } commit[GV_ENGINE_MAX_LISTENERS]; /* after each committed batch, in this order */
+  size_t ncommit;
+} gv_engine_hooks;
+
 typedef struct gv_engine_options {
   const char *db_path;
   int create;                 /* create the database if missing */
   int clock;                  /* GV_CLOCK_*: OFFSET is `serve --test-clock`; VIRTUAL for scenarios */
   int64_t virtual_start;      /* for GV_CLOCK_VIRTUAL */
   gv_sandbox_limits limits;   /* per workflow version; zero = defaults */
-  const json_t *plugins;      /* each plugin's configuration ({"audit": {...} | false}); NULL: defaults */
-  int no_plugins;             /* start no plugins (tools that only read) */
+  gv_store *store;            /* an open store to run on (the caller closes it), else db_path's */
+  gv_engine_hooks hooks;      /* what runs beside the engine's own work (the plugins, wired by cli/) */
 } gv_engine_options;
 
 /* Opens the engine on a database: the store, its forums and the current workflow
@@ -45,8 +75,6 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err);
 void gv_engine_close(gv_engine *e);
 
 gv_store *gv_engine_store(gv_engine *e);
-/* The plugins the engine started (NULL if none). */
-struct gv_plugins *gv_engine_plugins(gv_engine *e);
 
 /* The engine's clock (ms since the epoch): the wall clock, or the test clock. */
 int64_t gv_engine_now(const gv_engine *e);
@@ -80,7 +108,6 @@ int gv_engine_is_chair(const gv_forum *f, const gv_caller *c);
 
 /* One action to apply. */
 typedef struct gv_action_req gv_action_req;
-typedef struct gv_action_res gv_action_res;
 
 /* Called inside the action's transaction once it applied (e.g. to store an idempotent
  * response with it). Returning an error rolls the action back. */
@@ -111,10 +138,6 @@ struct gv_action_res {
   int nextra;
 };
 
-/* Fills res's plugin fields after its action applied (res NULL: forget what was noted for
- * an action that failed). Set by the plugin host. */
-typedef void (*gv_receipt_fn)(void *ud, gv_action_res *res);
-void gv_engine_set_receipt_hook(gv_engine *e, gv_receipt_fn fn, void *ud);
 
 /* Applies n actions as one transaction, each under its own savepoint: a failing action
  * changes nothing and does not fail the others. Due timers fire first. Returns GV_OK
@@ -145,10 +168,9 @@ int gv_engine_run_due(gv_engine *e, int *fired);
 /* The earliest pending timer (ms), or INT64_MAX. */
 int64_t gv_engine_next_due(gv_engine *e);
 
-/* After-commit listeners: called once per committed batch with the ids of the events it
- * wrote (first..last, inclusive). Live updates and mail delivery hang off this. */
-typedef void (*gv_engine_commit_fn)(gv_engine *e, int64_t first_event, int64_t last_event, void *ud);
-void gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud);
+/* Adds an after-commit listener (see gv_engine_hooks). At most GV_ENGINE_MAX_LISTENERS in all,
+ * counting those of the options: one more is refused with GV_EINVAL (and logged). */
+int gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud);
 
 /* Engine counters for /metrics. */
 typedef struct gv_engine_stats {

@@ -38,11 +38,10 @@ struct gv_engine {
   int64_t first_event, last_event;
   /* An incident noted while an action failed, written once its savepoint is rolled back. */
   pending_incident incident;
-  listener listeners[8];
-  struct gv_plugins *plugins;
-  gv_receipt_fn receipt_fn;
-  void *receipt_ud;
+  listener listeners[GV_ENGINE_MAX_LISTENERS];
   int nlisteners;
+  gv_engine_hooks hooks;   /* from the options (the commit listeners are copied to listeners) */
+  int owns_store;          /* the engine opened the store, so it closes it */
   gv_engine_stats stats;
 };
 

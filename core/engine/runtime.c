@@ -1,6 +1,5 @@
 /* The Lua side of running an action: the item object, the caller, and the runtime globals workflows call. */
 #include "engine/internal.h"
-#include "host/host.h"
 #include "base/time.h"
 #include "lua/bridge.h"
 #include "lua/sandbox.h"
@@ -169,7 +168,7 @@ static int l_item(lua_State *L) {
 }
 
 /* gavel.call("plugin.function", ...): a function a plugin offers workflows (see
- * include/gavel/plugin.h), with JSON-like arguments and result. */
+ * gv_engine_hooks.call), with JSON-like arguments and result. */
 static int l_call(lua_State *L) {
   gv_actx *c = need(L);
   const char *name = luaL_checkstring(L, 1);
@@ -187,8 +186,8 @@ static int l_call(lua_State *L) {
   }
   char *aj = json_dumps(args, JSON_COMPACT), *out = NULL;
   json_decref(args);
-  int rc = c->e->plugins ? gv_plugins_call(c->e->plugins, name, aj, &out, &err)
-                         : gv_error_set(&err, GV_ENOTFOUND, NULL, "no plugins run here, so nothing offers %s", name);
+  int rc = c->e->hooks.call ? c->e->hooks.call(c->e->hooks.call_ud, name, aj, &out, &err)
+                            : gv_error_set(&err, GV_ENOTFOUND, NULL, "no plugins run here, so nothing offers %s", name);
   free(aj);
   json_t *res = rc == GV_OK ? json_loads(out ? out : "null", JSON_DECODE_ANY, NULL) : NULL;
   free(out);

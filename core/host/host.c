@@ -1,70 +1,180 @@
-/* The plugin host: starts the built-in plugins and gives each its view of the engine (gv_host). */
+/* The plugin host: the known plugins, starting and stopping them, and the API a plugin registers with. */
 #include "host/host.h"
 #include "host/internal.h"
-#include "cli/cli.h"
-#include "lua/config.h"
 #include "base/log.h"
 
-#include <stdarg.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-extern const gv_plugin gv_plugin_audit;
-extern const gv_plugin gv_plugin_email;
-extern const gv_plugin gv_plugin_web;
+/* The known plugins: those main() hands over, then those loaded from shared objects
+ * (host/load.c). A descriptor stays known, and its code mapped, until the process ends. */
+static const gv_plugin *known[MAX_KNOWN];
+static size_t nknown;
 
-/* In this order: the audit leaf of an event is written before anything else reacts to it. */
-static const gv_plugin *const builtin[] = {&gv_plugin_audit, &gv_plugin_email, &gv_plugin_web};
-
-const gv_plugin *const *gv_plugins_builtin(size_t *n) {
-  *n = sizeof builtin / sizeof builtin[0];
-  return builtin;
+void gv_plugins_set_builtin(const gv_plugin *const *list, size_t n) {
+  nknown = 0;
+  for (size_t i = 0; i < n && nknown < MAX_KNOWN; i++) known[nknown++] = list[i];
 }
 
-/* ---- The host API ------------------------------------------------------------------------ */
+size_t gv_plugins_known(const gv_plugin **out, size_t max) {
+  for (size_t i = 0; i < nknown && i < max; i++) out[i] = known[i];
+  return nknown;
+}
 
-void gv_host_receipt_int(gv_host *h, const char *name, int64_t value) {
+int gv_plugins_register(const gv_plugin *pl, gv_error *err) {
+  for (size_t i = 0; i < nknown; i++)
+    if (known[i] == pl) return GV_OK;
+    else if (strcmp(known[i]->name, pl->name) == 0)
+      return gv_error_set(err, GV_ECONFIG, NULL, "plugins: two plugins are named '%s'", pl->name);
+  if (nknown == MAX_KNOWN) return gv_error_set(err, GV_ECONFIG, NULL, "plugins: more than %d plugins", MAX_KNOWN);
+  known[nknown++] = pl;
+  return GV_OK;
+}
+
+static const gv_plugin *find_known(const char *name) {
+  for (size_t i = 0; i < nknown; i++)
+    if (strcmp(known[i]->name, name) == 0) return known[i];
+  return NULL;
+}
+
+int gv_host_refuse(gv_host *h, int code, const char *what) {
+  gv_log(GV_LOG_ERROR, "plugin.misuse", "plugin=%s refused=\"%s\"", h && h->plugin ? h->plugin->name : "?", what);
+  return code;
+}
+
+/* ---- The host API: registration ------------------------------------------------------------- */
+
+/* Registration belongs in init; afterwards the hook tables are read without locks by the loop. */
+static int registering(gv_host *h, const char *what) {
+  if (h == NULL) return GV_EINVAL;
+  if (!h->in_init) {
+    char why[160];
+    snprintf(why, sizeof why, "%s outside init", what);
+    return gv_host_refuse(h, GV_ESTATE, why);
+  }
+  return GV_OK;
+}
+
+int gv_host_on_event(gv_host *h, gv_event_fn fn) {
+  int rc = registering(h, "gv_host_on_event");
+  if (rc != GV_OK) return rc;
+  if (fn == NULL) return gv_host_refuse(h, GV_EINVAL, "gv_host_on_event without a function");
+  if (h->nevent == MAX_HOOKS) return gv_host_refuse(h, GV_EINVAL, "a ninth event hook");
+  h->on_event[h->nevent++] = fn;
+  return GV_OK;
+}
+
+int gv_host_on_commit(gv_host *h, gv_commit_fn fn) {
+  int rc = registering(h, "gv_host_on_commit");
+  if (rc != GV_OK) return rc;
+  if (fn == NULL) return gv_host_refuse(h, GV_EINVAL, "gv_host_on_commit without a function");
+  if (h->ncommit == MAX_HOOKS) return gv_host_refuse(h, GV_EINVAL, "a ninth commit listener");
+  h->on_commit[h->ncommit++] = fn;
+  return GV_OK;
+}
+
+int gv_host_on_serve(gv_host *h, gv_serve_fn serve, gv_stop_fn stop) {
+  int rc = registering(h, "gv_host_on_serve");
+  if (rc != GV_OK) return rc;
+  if (h->on_serve || h->on_stop) return gv_host_refuse(h, GV_EINVAL, "gv_host_on_serve twice");
+  h->on_serve = serve;
+  h->on_stop = stop;
+  return GV_OK;
+}
+
+int gv_host_workflow_function(gv_host *h, const char *name, gv_workflow_fn fn) {
+  int rc = registering(h, "gv_host_workflow_function");
+  if (rc != GV_OK) return rc;
+  if (fn == NULL || name == NULL || !*name || strlen(name) >= sizeof h->functions[0].name || strchr(name, '.'))
+    return gv_host_refuse(h, GV_EINVAL, "a workflow function needs a name (1 to 47 bytes, no dot) and a function");
+  if (h->nfunctions == MAX_FUNCTIONS) return gv_host_refuse(h, GV_EINVAL, "a 17th workflow function");
+  for (int i = 0; i < h->nfunctions; i++)
+    if (strcmp(h->functions[i].name, name) == 0) return gv_host_refuse(h, GV_EINVAL, "a workflow function named twice");
+  snprintf(h->functions[h->nfunctions].name, sizeof h->functions[0].name, "%s", name);
+  h->functions[h->nfunctions++].fn = fn;
+  return GV_OK;
+}
+
+int gv_host_migrations(gv_host *h, const gv_plugin_migration *m, size_t n, gv_error *err) {
+  int rc = registering(h, "gv_host_migrations");
+  if (rc != GV_OK) return gv_error_set(err, rc, NULL, "gv_host_migrations is only for init");
+  for (size_t i = 0; i < n && rc == GV_OK; i++) {
+    /* One at a time: the store's struct is the store's, the plugin's is the header's. */
+    gv_store_migration one = {m[i].version, m[i].name, m[i].sql};
+    rc = gv_store_plugin_migrate(h->all->store, h->plugin->name, &one, 1, err);
+  }
+  return rc;
+}
+
+/* ---- The host API: while running ------------------------------------------------------------ */
+
+int gv_host_receipt_int(gv_host *h, const char *name, int64_t value) {
   gv_plugins *p = h->all;
+  if (!p->in_event) return gv_host_refuse(h, GV_ESTATE, "gv_host_receipt_int outside an event hook");
+  if (name == NULL || !*name || strlen(name) >= sizeof p->receipt[0].name)
+    return gv_host_refuse(h, GV_EINVAL, "a receipt field needs a name of 1 to 31 bytes");
   for (int i = 0; i < p->nreceipt; i++)
     if (strcmp(p->receipt[i].name, name) == 0) {
       p->receipt[i].value = value;
-      return;
+      return GV_OK;
     }
-  if (p->nreceipt == MAX_RECEIPT) return;
+  if (p->nreceipt == MAX_RECEIPT) return gv_host_refuse(h, GV_EINVAL, "a fifth receipt field");
   snprintf(p->receipt[p->nreceipt].name, sizeof p->receipt[0].name, "%s", name);
   p->receipt[p->nreceipt++].value = value;
+  return GV_OK;
 }
+
+/* A gv_row is the store's row under the header's name. */
+int64_t gv_row_int(const gv_row *r, int col) { return gv_store_row_int((const gv_store_row *)r, col); }
+const char *gv_row_text(const gv_row *r, int col) { return gv_store_row_text((const gv_store_row *)r, col); }
+const void *gv_row_blob(const gv_row *r, int col, size_t *len) {
+  return gv_store_row_blob((const gv_store_row *)r, col, len);
+}
+int gv_row_is_null(const gv_row *r, int col) { return gv_store_row_is_null((const gv_store_row *)r, col); }
+
+typedef struct row_relay {
+  gv_row_fn fn;
+  void *ud;
+} row_relay;
+
+static int relay_row(void *ud, const gv_store_row *row) {
+  row_relay *x = ud;
+  return x->fn(x->ud, (const gv_row *)row);
+}
+
+#define STACK_ARGS 16
 
 int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, gv_row_fn fn, void *ud,
                 gv_error *err) {
-  return gv_store_plugin_sql(h->all->store, h->plugin->name, sql, args, nargs, fn, ud, err);
+  gv_store_arg stack[STACK_ARGS] = {{0}}, *a = stack;
+  if (sql == NULL) return gv_error_set(err, gv_host_refuse(h, GV_EINVAL, "gv_host_sql without SQL"), NULL, "no SQL");
+  if (nargs > STACK_ARGS && (a = calloc(nargs, sizeof *a)) == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < nargs; i++) {
+    int t = args[i].type == GV_ARG_INT    ? GV_STORE_ARG_INT
+            : args[i].type == GV_ARG_TEXT ? GV_STORE_ARG_TEXT
+            : args[i].type == GV_ARG_BLOB ? GV_STORE_ARG_BLOB
+                                          : GV_STORE_ARG_NULL;
+    a[i] = (gv_store_arg){t, args[i].i, args[i].s, args[i].b, args[i].n};
+  }
+  row_relay x = {fn, ud};
+  int rc = gv_store_plugin_sql(h->all->store, h->plugin->name, sql, a, nargs, fn ? relay_row : NULL, &x, err);
+  if (a != stack) free(a);
+  return rc;
 }
 
 int gv_host_transaction(gv_host *h, int (*fn)(void *ud, gv_host *h, gv_error *err), void *ud, gv_error *err) {
   gv_store *s = h->all->store;
-  if (gv_store_in_tx(s)) return gv_error_set(err, GV_EINTERNAL, NULL, "a transaction is already open");
+  if (gv_store_in_tx(s))
+    return gv_error_set(err, gv_host_refuse(h, GV_ESTATE, "gv_host_transaction inside a transaction"), NULL,
+                        "a transaction is already open");
   int rc = gv_store_begin(s, err);
   if (rc != GV_OK) return rc;
   rc = fn(ud, h, err);
   if (rc == GV_OK) return gv_store_commit(s, err);
   gv_store_rollback(s);
   return rc;
-}
-
-int gv_host_migrations(gv_host *h, const gv_plugin_migration *m, size_t n, gv_error *err) {
-  return gv_store_plugin_migrate(h->all->store, h->plugin->name, m, n, err);
-}
-
-int gv_host_on_event(gv_host *h, gv_event_fn fn) {
-  h->on_event = fn;
-  return GV_OK;
-}
-
-int gv_host_on_commit(gv_host *h, gv_commit_fn fn) {
-  h->on_commit = fn;
-  return GV_OK;
 }
 
 int gv_host_for_command(const gv_host *h) { return h->for_command; }
@@ -78,7 +188,7 @@ void gv_host_log(gv_host *h, int level, const char *event, const char *message) 
   gv_log(level, name, "message=\"%s\"", message ? message : "");
 }
 
-/* ---- Hooks ----------------------------------------------------------------------------------- */
+/* ---- Hooks the engine runs --------------------------------------------------------------------- */
 
 static int event_hook(void *ud, const gv_event *e, gv_error *err) {
   gv_plugins *p = ud;
@@ -86,22 +196,22 @@ static int event_hook(void *ud, const gv_event *e, gv_error *err) {
   const char *member = e->member && *e->member ? e->member : NULL;
   gv_plugin_event pe = {sizeof pe, e->id, e->forum_id,    e->item_id,  e->kind, e->action, e->actor_id, member,
                         e->at,     e->from_state, e->to_state, e->params ? e->params : "{}", e->sealed};
-  for (size_t i = 0; i < p->n; i++) {
+  int rc = GV_OK;
+  p->in_event = 1;
+  for (size_t i = 0; i < p->n && rc == GV_OK; i++) {
     gv_host *h = &p->hosts[i];
-    if (!h->started || h->on_event == NULL) continue;
-    int rc = h->on_event(h->state, h, &pe, err);
-    if (rc != GV_OK) return rc;
+    for (int k = 0; h->started && k < h->nevent && rc == GV_OK; k++) rc = h->on_event[k](h->state, h, &pe, err);
   }
-  return GV_OK;
+  p->in_event = 0;
+  return rc;
 }
 
 static void receipt_hook(void *ud, gv_action_res *res) {
   gv_plugins *p = ud;
-  if (res) {
-    for (int i = 0; i < p->nreceipt && res->nextra < 4; i++) {
-      snprintf(res->extra[res->nextra].name, sizeof res->extra[0].name, "%s", p->receipt[i].name);
-      res->extra[res->nextra++].value = p->receipt[i].value;
-    }
+  size_t room = sizeof res->extra / sizeof res->extra[0];
+  for (int i = 0; res && i < p->nreceipt && (size_t)res->nextra < room; i++) {
+    snprintf(res->extra[res->nextra].name, sizeof res->extra[0].name, "%s", p->receipt[i].name);
+    res->extra[res->nextra++].value = p->receipt[i].value;
   }
   p->nreceipt = 0;
 }
@@ -112,17 +222,49 @@ static void commit_listener(gv_engine *e, int64_t first, int64_t last, void *ud)
   p->nreceipt = 0;
   for (size_t i = 0; i < p->n; i++) {
     gv_host *h = &p->hosts[i];
-    if (h->started && h->on_commit) h->on_commit(h->state, h, first, last);
+    for (int k = 0; h->started && k < h->ncommit; k++) h->on_commit[k](h->state, h, first, last);
   }
 }
 
-void gv_plugins_attach(gv_plugins *p, gv_engine *e) {
-  p->engine = e;
-  gv_engine_on_commit(e, commit_listener, p);
-  gv_engine_set_receipt_hook(e, receipt_hook, p);
+/* gavel.call("plugin.name", ...). */
+static int call_function(void *ud, const char *name, const char *args_json, char **out, gv_error *err) {
+  gv_plugins *p = ud;
+  const char *dot = name ? strchr(name, '.') : NULL;
+  *out = NULL;
+  for (size_t i = 0; p && dot && i < p->n; i++) {
+    gv_host *h = &p->hosts[i];
+    size_t pl = strlen(h->plugin->name);
+    if (!h->started || (size_t)(dot - name) != pl || strncmp(name, h->plugin->name, pl) != 0) continue;
+    for (int k = 0; k < h->nfunctions; k++)
+      if (strcmp(h->functions[k].name, dot + 1) == 0) {
+        int rc = h->functions[k].fn(h->state, h, args_json, out, err);
+        if (rc == GV_OK && *out == NULL) *out = strdup("null");
+        if (rc == GV_OK && *out == NULL) rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
+        return rc;
+      }
+  }
+  return gv_error_set(err, GV_ENOTFOUND, NULL, "no plugin offers %s", name ? name : "(nil)");
 }
 
-/* ---- Starting and stopping ------------------------------------------------------------------- */
+void gv_plugins_hooks(gv_plugins *p, gv_engine_hooks *out) {
+  memset(out, 0, sizeof *out);
+  if (p == NULL) return;
+  out->event = event_hook;
+  out->event_ud = p;
+  out->receipt = receipt_hook;
+  out->receipt_ud = p;
+  out->call = call_function;
+  out->call_ud = p;
+  out->commit[0].fn = commit_listener;
+  out->commit[0].ud = p;
+  out->ncommit = 1;
+}
+
+void gv_plugins_attach(gv_plugins *p, gv_engine *e) {
+  if (p) p->engine = e;
+}
+
+/* ---- Starting and stopping ---------------------------------------------------------------------- */
 
 /* A plugin's name prefixes its tables: lower-case letters and digits only, so that no
  * plugin's prefix ("audit_") can cover another's tables ("audit_x_..."). */
@@ -133,7 +275,7 @@ static int valid_name(const char *n) {
   return 1;
 }
 
-static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, int for_command, gv_error *err) {
+int gv_plugins_check(const gv_plugin *pl, gv_error *err) {
   if (!valid_name(pl->name))
     return gv_error_set(err, GV_ECONFIG, NULL, "plugin name '%s' must be lower-case letters and digits",
                         pl->name ? pl->name : "");
@@ -142,17 +284,31 @@ static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, int for_
   if (gv_store_core_name(prefix, strlen(prefix)))
     return gv_error_set(err, GV_ECONFIG, NULL, "plugin name '%s' is taken: Gavel's own tables begin with %s",
                         pl->name, prefix);
-  if (pl->api_version > GV_PLUGIN_API_VERSION)
+  if (pl->api_version == 0 || pl->api_version > GV_PLUGIN_API_VERSION)
     return gv_error_set(err, GV_ECONFIG, NULL, "plugin %s needs plugin API %u; this Gavel has %d", pl->name,
                         pl->api_version, GV_PLUGIN_API_VERSION);
-  if (p->n == MAX_PLUGINS) return gv_error_set(err, GV_ECONFIG, NULL, "too many plugins");
+  if (pl->init == NULL) return gv_error_set(err, GV_ECONFIG, NULL, "plugin %s has no init function", pl->name);
+  return GV_OK;
+}
+
+static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, int for_command, gv_error *err) {
+  int rc = gv_plugins_check(pl, err);
+  if (rc != GV_OK) return rc;
+  if (p->n == MAX_PLUGINS) return gv_error_set(err, GV_ECONFIG, NULL, "more than %d plugins", MAX_PLUGINS);
   gv_host *h = &p->hosts[p->n];
   memset(h, 0, sizeof *h);
   h->all = p;
   h->plugin = pl;
   h->for_command = for_command;
-  char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-  int rc = pl->init(h, cj ? cj : "{}", &h->state, err);
+  /* The plugin sees its own settings; where its code came from is the host's business. */
+  json_t *own = json_is_object(cfg) ? json_deep_copy(cfg) : json_object();
+  json_object_del(own, "path");
+  char *cj = own ? json_dumps(own, JSON_COMPACT) : NULL;
+  json_decref(own);
+  if (cj == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  h->in_init = 1;
+  rc = pl->init(h, cj, &h->state, err);
+  h->in_init = 0;
   free(cj);
   if (rc != GV_OK) {
     /* A plugin that fails to start is left out (and shut down if it kept state). */
@@ -161,17 +317,8 @@ static int start(gv_plugins *p, const gv_plugin *pl, const json_t *cfg, int for_
   }
   h->started = 1;
   p->n++;
-  gv_log(GV_LOG_INFO, "plugin.started", "name=%s version=%s", pl->name, pl->version);
+  gv_log(GV_LOG_INFO, "plugin.started", "name=%s version=%s", pl->name, pl->version ? pl->version : "");
   return GV_OK;
-}
-
-static gv_plugins *new_host(gv_store *store, const gv_forum *forum, const char *db_path) {
-  gv_plugins *p = calloc(1, sizeof *p);
-  p->store = store;
-  p->forum = forum;
-  snprintf(p->db_path, sizeof p->db_path, "%s", db_path ? db_path : "");
-  gv_store_set_event_hook(store, event_hook, p);
-  return p;
 }
 
 /* Every name in the plugins table must be a plugin: a misspelt one would be silently ignored. */
@@ -179,93 +326,78 @@ static int check_names(const json_t *config, gv_error *err) {
   const char *name;
   const json_t *v;
   json_object_foreach((json_t *)config, name, v) {
-    int found = 0;
-    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) found |= strcmp(builtin[i]->name, name) == 0;
-    if (!found) {
-      char names[256] = "";
-      for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", builtin[i]->name);
-      return gv_error_set(err, GV_ECONFIG, NULL, "plugins: no plugin named '%s' (there are: %s)", name, names);
-    }
+    if (find_known(name)) continue;
+    char names[256] = "";
+    for (size_t i = 0; i < nknown; i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", known[i]->name);
+    return gv_error_set(err, GV_ECONFIG, NULL, "plugins: no plugin named '%s' (there are: %s)", name, names);
   }
   return GV_OK;
 }
 
-int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path, const json_t *config,
-                    gv_plugins **out, gv_error *err) {
+int gv_plugins_open(const gv_plugins_options *o, gv_plugins **out, gv_error *err) {
   *out = NULL;
-  if (config && check_names(config, err) != GV_OK) return GV_ECONFIG;
-  gv_plugins *p = new_host(store, forum, db_path);
-  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
-    const json_t *cfg = config ? json_object_get(config, builtin[i]->name) : NULL;
-    if (cfg && json_is_false(cfg)) continue;
+  json_t *config = NULL;
+  gv_plugins *p = NULL;
+  int rc = GV_OK;
+  if (o->config_json && *o->config_json) {
+    config = json_loads(o->config_json, 0, NULL);
+    if (!json_is_object(config)) {
+      rc = gv_error_set(err, GV_ECONFIG, NULL, "plugins: the settings are not a table");
+      goto done;
+    }
+  }
+  if ((rc = gv_plugins_load(o->config_json, err)) != GV_OK) goto done;
+  if (config && (rc = check_names(config, err)) != GV_OK) goto done;
+  if ((p = calloc(1, sizeof *p)) == NULL) {
+    rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  p->store = o->store;
+  p->forum = o->forum;
+  snprintf(p->db_path, sizeof p->db_path, "%s", o->db_path ? o->db_path : "");
+  if (o->only && find_known(o->only) == NULL) {
+    rc = gv_error_set(err, GV_ENOTFOUND, NULL, "no plugin '%s'", o->only);
+    goto done;
+  }
+  for (size_t i = 0; i < nknown; i++) {
+    const json_t *cfg = config ? json_object_get(config, known[i]->name) : NULL;
+    if (o->only ? strcmp(o->only, known[i]->name) != 0 : cfg && json_is_false(cfg)) continue;
     gv_error e2;
     gv_error_clear(&e2);
     /* A plugin that cannot start stops the start: running without the audit log (or
      * mail) the forum configured would silently lose what it promised. */
-    if (start(p, builtin[i], json_is_object(cfg) ? cfg : NULL, 0, &e2) != GV_OK) {
+    if (start(p, known[i], cfg, o->only != NULL, &e2) != GV_OK) {
       /* Not logged here: the caller reports it once (as file:line when it is a setting). */
-      gv_plugins_close(p);
-      *out = NULL;
       if (err) *err = e2;
-      return e2.code ? e2.code : GV_ECONFIG;
+      rc = e2.code ? e2.code : GV_ECONFIG;
+      goto done;
     }
+  }
+done:
+  json_decref(config);
+  if (rc != GV_OK) {
+    gv_plugins_close(p);
+    return rc;
   }
   *out = p;
   return GV_OK;
 }
 
-int gv_plugins_config_load(const char *path, json_t **out, gv_error *err) {
-  *out = NULL;
-  path = gv_config_path(path);
-  if (path == NULL) return GV_OK;
-  gv_config *cfg = malloc(sizeof *cfg);
-  if (cfg == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
-  gv_config_defaults(cfg);
-  int rc = gv_config_load(path, cfg, err);
-  if (rc == GV_OK && cfg->plugins_json[0]) *out = json_loads(cfg->plugins_json, 0, NULL);
-  free(cfg);
-  if (rc == GV_OK && *out && check_names(*out, err) != GV_OK) {
-    json_decref(*out);
-    *out = NULL;
-    return GV_ECONFIG;
-  }
-  return rc;
-}
-
-int gv_plugins_open_one(gv_store *store, const gv_forum *forum, const char *db_path, const char *name,
-                        const json_t *config, gv_plugins **out, gv_error *err) {
-  *out = NULL;
-  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
-    if (strcmp(builtin[i]->name, name) != 0) continue;
-    gv_plugins *p = new_host(store, forum, db_path);
-    int rc = start(p, builtin[i], config, 1, err);
-    if (rc != GV_OK) {
-      gv_plugins_close(p);
-      return rc;
-    }
-    *out = p;
-    return GV_OK;
-  }
-  return gv_error_set(err, GV_ENOTFOUND, NULL, "no plugin '%s'", name);
-}
-
 void gv_plugins_close(gv_plugins *p) {
   if (p == NULL) return;
-  gv_store_set_event_hook(p->store, NULL, NULL);
-  if (p->engine) gv_engine_set_receipt_hook(p->engine, NULL, NULL);
   for (size_t i = p->n; i-- > 0;)
     if (p->hosts[i].started && p->hosts[i].plugin->shutdown) p->hosts[i].plugin->shutdown(p->hosts[i].state);
   free(p);
 }
 
-/* ---- Routes ---------------------------------------------------------------------------------- */
+/* ---- Routes ------------------------------------------------------------------------------------- */
 
 size_t gv_plugins_routes(gv_plugin_route_ref *out, size_t max) {
   size_t n = 0;
-  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-    for (const gv_plugin_route *r = builtin[i]->routes; r && r->method; r++)
-      if (n < max) out[n++] = (gv_plugin_route_ref){r, builtin[i]};
+  for (size_t i = 0; i < nknown; i++)
+    for (const gv_plugin_route *r = known[i]->routes; r && r->method; r++)
+      if (n < max) out[n++] = (gv_plugin_route_ref){r, known[i]};
   return n;
 }
 
@@ -278,11 +410,11 @@ void gv_plugins_serve(gv_plugins *p, const gv_plugin *plugin, const gv_plugin_ro
   gv_request_error(r, GV_ENOTFOUND, "this plugin is not running", NULL);
 }
 
-/* ---- Commands -------------------------------------------------------------------------------- */
+/* ---- Commands ----------------------------------------------------------------------------------- */
 
-static const gv_plugin_command *find_command(int argc, char **argv, const gv_plugin **owner, int *used) {
-  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-    for (const gv_plugin_command *c = builtin[i]->commands; c && c->name; c++) {
+const gv_plugin_command *gv_plugins_find_command(int argc, char **argv, const gv_plugin **owner, int *used) {
+  for (size_t i = 0; i < nknown; i++)
+    for (const gv_plugin_command *c = known[i]->commands; c && c->name; c++) {
       char name[64];
       snprintf(name, sizeof name, "%s", c->name);
       int words = 0, match = 1;
@@ -293,7 +425,7 @@ static const gv_plugin_command *find_command(int argc, char **argv, const gv_plu
           break;
         }
       if (match) {
-        *owner = builtin[i];
+        *owner = known[i];
         *used = words;
         return c;
       }
@@ -302,71 +434,15 @@ static const gv_plugin_command *find_command(int argc, char **argv, const gv_plu
 }
 
 void gv_plugins_print_commands(FILE *out) {
-  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-    for (const gv_plugin_command *c = builtin[i]->commands; c && c->name; c++)
+  for (size_t i = 0; i < nknown; i++)
+    for (const gv_plugin_command *c = known[i]->commands; c && c->name; c++)
       fprintf(out, "  %-18s %s\n", c->name, c->summary);
 }
 
-int gv_plugins_command(int argc, char **argv) {
-  const gv_plugin *pl = NULL;
-  int used = 0;
-  const gv_plugin_command *c = find_command(argc, argv, &pl, &used);
-  if (c == NULL) return -1;
-  /* --db PATH, --config PATH (and --help) belong to the host; the rest is the command's. */
-  const char *db = NULL, *conf = NULL;
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0;
-  for (int i = used; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: gavel %s [--db PATH] [--config PATH] %s\n\n%s\n"
-             "The plugin's settings come from --config, else ./gavel.conf.lua if present.\n",
-             c->name, c->args ? c->args : "", c->summary);
-      free(rest);
-      return 0;
-    }
-    if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) db = argv[++i];
-    else if (strncmp(argv[i], "--db=", 5) == 0) db = argv[i] + 5;
-    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) conf = argv[++i];
-    else if (strncmp(argv[i], "--config=", 9) == 0) conf = argv[i] + 9;
-    else rest[nrest++] = argv[i];
-  }
-  gv_error err;
-  gv_error_clear(&err);
-  json_t *config = NULL;
-  gv_store *s = NULL;
-  gv_forum *f = NULL;
-  gv_plugins *p = NULL;
-  gv_config *file_cfg = NULL;
-  int rc = 1;
-  char id[64];
-  if (gv_plugins_config_load(gv_config_path(conf), &config, &err) != GV_OK) {
-    gv_cli_fail(&err);
-    goto done;
-  }
-  /* Without --db: $GAVEL_DATABASE, else the configuration's database, as for serve. */
-  if (db == NULL && gv_config_path(conf) && (file_cfg = malloc(sizeof *file_cfg)) != NULL) {
-    gv_config_defaults(file_cfg);
-    gv_config_load(gv_config_path(conf), file_cfg, &err); /* read without fault just above */
-  }
-  if (db == NULL) db = gv_config_database(NULL, file_cfg);
-  if (gv_store_open(db, 0, &s, &err) != GV_OK) {
-    if (err.code == GV_ENOTFOUND) fprintf(stderr, "gavel %s: no database at %s\n", c->name, db);
-    else gv_cli_fail(&err);
-    goto done;
-  }
-  const json_t *own = config ? json_object_get(config, pl->name) : NULL;
-  if (gv_store_forum_default(s, id, &err) != GV_OK || gv_store_forum_load(s, id, &f, &err) != GV_OK ||
-      gv_plugins_open_one(s, f, db, pl->name, json_is_object(own) ? own : NULL, &p, &err) != GV_OK) {
-    gv_cli_fail(&err);
-    goto done;
-  }
-  rc = c->fn(p->hosts[0].state, &p->hosts[0], nrest, rest);
-done:
-  json_decref(config);
-  gv_plugins_close(p);
-  gv_forum_free(f);
-  gv_store_close(s);
-  free(file_cfg);
-  free(rest);
-  return rc;
+int gv_plugins_run_command(gv_plugins *p, const gv_plugin_command *c, int argc, char **argv) {
+  for (size_t i = 0; p && i < p->n; i++)
+    for (const gv_plugin_command *k = p->hosts[i].plugin->commands; k && k->name; k++)
+      if (k == c) return c->fn(p->hosts[i].state, &p->hosts[i], argc, argv);
+  gv_log(GV_LOG_ERROR, "plugin.command", "command=\"%s\" error=\"its plugin is not running\"", c->name);
+  return 1;
 }

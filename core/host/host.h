@@ -1,8 +1,9 @@
-/* The plugin host: loads the built-in plugins, runs their hooks, tables, routes and commands. */
+/* The plugin host: the plugins a gavel knows (built in or loaded from shared objects), their
+ * hooks, tables, routes and commands. cli/ opens it on a store and wires it into the engine. */
 #ifndef GV_PLUGINS_H
 #define GV_PLUGINS_H
 
-#include <jansson.h>
+#include <stdio.h>
 
 #include "engine/engine.h"
 #include "gavel/plugin.h"
@@ -10,50 +11,63 @@
 
 typedef struct gv_plugins gv_plugins;
 
-/* The plugins built into this gavel binary. */
-const gv_plugin *const *gv_plugins_builtin(size_t *n);
+/* The plugins linked into the executable, in the order their hooks run (the audit leaf of an
+ * event is written before anything else reacts to it). main() hands them over once, before
+ * anything else, the way linit.c lists Lua's libraries. */
+void gv_plugins_set_builtin(const gv_plugin *const *list, size_t n);
 
-/* Starts every enabled plugin on store. config is {"name": {...} | false} from
- * gavel.conf.lua (NULL: defaults; a plugin set to false is not started). Installs the
- * store's event hook. The caller owns *out (gv_plugins_close). If an enabled plugin
- * cannot start, nothing runs: the error is logged and returned. */
-int gv_plugins_open(gv_store *store, const gv_forum *forum, const char *db_path, const json_t *config,
-                    gv_plugins **out, gv_error *err);
-/* Starts only the named plugin (for its commands). */
-int gv_plugins_open_one(gv_store *store, const gv_forum *forum, const char *db_path, const char *name,
-                        const json_t *config, gv_plugins **out, gv_error *err);
-/* The plugins table of a configuration file, for commands run beside the server: path,
- * or ./gavel.conf.lua when path is NULL and that file exists (else *out is NULL). */
-int gv_plugins_config_load(const char *path, json_t **out, gv_error *err);
-/* Shuts the plugins down (the only time they are unloaded) and removes the hook. */
+/* Loads the plugins that config_json ({"name": {"path": "/x/name.so", ...}}) names by path:
+ * dlopen, the descriptor symbol gavel_plugin, its api_version and name checked. A loaded
+ * plugin joins the known ones for the life of the process (it is never unloaded). Loading
+ * the same path again does nothing. Returns GV_OK or GV_ECONFIG with detail. */
+int gv_plugins_load(const char *config_json, gv_error *err);
+
+/* Every plugin known (built in, then loaded), running or not. Returns how many; fills at most max. */
+size_t gv_plugins_known(const gv_plugin **out, size_t max);
+
+typedef struct gv_plugins_options {
+  gv_store *store;
+  const gv_forum *forum;
+  const char *db_path;
+  const char *config_json;  /* the plugins table of gavel.conf.lua as JSON; NULL: defaults */
+  const char *only;         /* start only this plugin, to run one of its commands */
+} gv_plugins_options;
+
+/* Starts every enabled plugin (a plugin set to false is not started) on the store, after
+ * loading those named by path. Every name in the config must be a known plugin. If an enabled
+ * plugin cannot start, nothing runs: the error is logged and returned. The caller owns *out
+ * (gv_plugins_close) and wires gv_plugins_hooks into the engine or the store. */
+int gv_plugins_open(const gv_plugins_options *o, gv_plugins **out, gv_error *err);
+/* Shuts the plugins down (the only time they are unloaded). p may be NULL. */
 void gv_plugins_close(gv_plugins *p);
+
+/* The hooks the engine runs for the plugins: the in-transaction event hook, receipt fields,
+ * commit listeners and workflow functions. Valid while p is open. */
+void gv_plugins_hooks(gv_plugins *p, gv_engine_hooks *out);
+/* The engine, once open on the same store: the clock and workflow labels plugins see. */
+void gv_plugins_attach(gv_plugins *p, gv_engine *e);
 
 /* The server's loop (uv_loop_t *) is about to run: plugins start their timers and I/O. */
 void gv_plugins_loop_start(gv_plugins *p, void *loop);
 /* The server begins to stop: plugins close their handles (the loop then runs them out). */
 void gv_plugins_loop_stop(gv_plugins *p);
 
-/* Calls the workflow function "plugin.name" with args_json (a JSON array); *out is JSON,
- * malloc'd. GV_ENOTFOUND when no running plugin offers it. */
-int gv_plugins_call(gv_plugins *p, const char *name, const char *args_json, char **out, gv_error *err);
-
-/* Connects the plugins to an engine: commit hooks, and receipt fields for its actions. */
-void gv_plugins_attach(gv_plugins *p, gv_engine *e);
-
 /* A plugin's route entry: finds the running plugin serving (method, pattern). */
 typedef struct gv_plugin_route_ref {
   const gv_plugin_route *route;
   const gv_plugin *plugin;
 } gv_plugin_route_ref;
-/* Every route of the built-in plugins (running or not). */
+/* Every route of the known plugins (running or not). */
 size_t gv_plugins_routes(gv_plugin_route_ref *out, size_t max);
-/* Calls a plugin's route handler for an HTTP request (the request is a gv_call). */
+/* Calls a plugin's route handler for an HTTP request. */
 void gv_plugins_serve(gv_plugins *p, const gv_plugin *plugin, const gv_plugin_route *route, gv_request *r);
 
-/* Runs a plugin command named by argv (e.g. "audit", "verify", ...). Returns the exit
- * status, or -1 if no plugin has such a command. */
-int gv_plugins_command(int argc, char **argv);
-/* Prints the plugins' commands for `gavel --help`. */
+/* The known plugin command named by the first words of argv ("audit verify ..."), or NULL;
+ * *owner is its plugin and *used the number of words of its name. */
+const gv_plugin_command *gv_plugins_find_command(int argc, char **argv, const gv_plugin **owner, int *used);
+/* Runs a command of the (only) plugin p started; returns the command's exit status. */
+int gv_plugins_run_command(gv_plugins *p, const gv_plugin_command *c, int argc, char **argv);
+/* Prints the known plugins' commands for `gavel --help`. */
 void gv_plugins_print_commands(FILE *out);
 
 #endif

@@ -14,12 +14,6 @@ int64_t gv_host_now(const gv_host *h) {
   return h->all->engine ? gv_engine_now(h->all->engine) : gv_time_real_ms();
 }
 
-int gv_host_on_serve(gv_host *h, gv_serve_fn serve, gv_stop_fn stop) {
-  h->on_serve = serve;
-  h->on_stop = stop;
-  return GV_OK;
-}
-
 void gv_plugins_loop_start(gv_plugins *p, void *loop) {
   if (p == NULL) return;
   p->loop = loop;
@@ -32,33 +26,6 @@ void gv_plugins_loop_stop(gv_plugins *p) {
   for (size_t i = p->n; i-- > 0;)
     if (p->hosts[i].started && p->hosts[i].on_stop) p->hosts[i].on_stop(p->hosts[i].state, &p->hosts[i]);
   p->loop = NULL;
-}
-
-/* ---- Functions for workflows ----------------------------------------------------------------- */
-
-int gv_host_workflow_function(gv_host *h, const char *name, gv_workflow_fn fn) {
-  if (h->nfunctions == (int)(sizeof h->functions / sizeof h->functions[0]) || strlen(name) >= sizeof h->functions[0].name)
-    return GV_EINVAL;
-  snprintf(h->functions[h->nfunctions].name, sizeof h->functions[0].name, "%s", name);
-  h->functions[h->nfunctions++].fn = fn;
-  return GV_OK;
-}
-
-int gv_plugins_call(gv_plugins *p, const char *name, const char *args_json, char **out, gv_error *err) {
-  const char *dot = name ? strchr(name, '.') : NULL;
-  *out = NULL;
-  for (size_t i = 0; p && dot && i < p->n; i++) {
-    gv_host *h = &p->hosts[i];
-    size_t pl = strlen(h->plugin->name);
-    if (!h->started || (size_t)(dot - name) != pl || strncmp(name, h->plugin->name, pl) != 0) continue;
-    for (int k = 0; k < h->nfunctions; k++)
-      if (strcmp(h->functions[k].name, dot + 1) == 0) {
-        int rc = h->functions[k].fn(h->state, h, args_json, out, err);
-        if (rc == GV_OK && *out == NULL) *out = strdup("null");
-        return rc;
-      }
-  }
-  return gv_error_set(err, GV_ENOTFOUND, NULL, "no plugin offers %s", name ? name : "(nil)");
 }
 
 /* ---- People ----------------------------------------------------------------------------------- */

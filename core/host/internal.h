@@ -4,23 +4,29 @@
 
 #include "host/host.h"
 
-#define MAX_PLUGINS 8
-#define MAX_RECEIPT 4
+#define MAX_PLUGINS 8      /* running at once */
+#define MAX_KNOWN 16       /* built in and loaded */
+#define MAX_RECEIPT 4      /* receipt fields per action, all plugins together */
+#define MAX_HOOKS 8        /* event hooks, and commit listeners, per plugin */
+#define MAX_FUNCTIONS 16   /* workflow functions per plugin */
 
 struct gv_host {
   gv_plugins *all;
   const gv_plugin *plugin;
   void *state;
-  gv_event_fn on_event;
-  gv_commit_fn on_commit;
+  gv_event_fn on_event[MAX_HOOKS];
+  int nevent;
+  gv_commit_fn on_commit[MAX_HOOKS];
+  int ncommit;
   gv_serve_fn on_serve;
   gv_stop_fn on_stop;
+  int in_init;             /* registration is open */
   int started;
   int for_command;
   struct {
     char name[48];
     gv_workflow_fn fn;
-  } functions[16];
+  } functions[MAX_FUNCTIONS];
   int nfunctions;
 };
 
@@ -32,11 +38,21 @@ struct gv_plugins {
   char db_path[4096];
   gv_engine *engine;
   void *loop;                /* the server's uv_loop_t, while serving */
+  int in_event;              /* an event hook is running: receipt fields may be added */
   struct {
     char name[32];
     int64_t value;
   } receipt[MAX_RECEIPT];
   int nreceipt;
 };
+
+/* Adds a loaded descriptor to the known ones (the same one again is a no-op). GV_ECONFIG when
+ * another plugin has its name or too many are known. */
+int gv_plugins_register(const gv_plugin *pl, gv_error *err);
+/* Checks a descriptor before anything of it runs: its name, api_version and init. */
+int gv_plugins_check(const gv_plugin *pl, gv_error *err);
+
+/* Refuses a misuse of the host API: logs it under the plugin's name and returns code. */
+int gv_host_refuse(gv_host *h, int code, const char *what);
 
 #endif

@@ -1,5 +1,4 @@
 /* Plugins' own tables: migrations and statements confined (by SQLite's authorizer) to tables named after the plugin. */
-#include "gavel/plugin.h"
 #include "base/time.h"
 #include "store/internal.h"
 
@@ -7,11 +6,15 @@
 #include <string.h>
 #include <strings.h>
 
-/* gv_row is the statement positioned on a row. */
-int64_t gv_row_int(const gv_row *r, int col) { return sqlite3_column_int64((sqlite3_stmt *)r, col); }
-const char *gv_row_text(const gv_row *r, int col) { return (const char *)sqlite3_column_text((sqlite3_stmt *)r, col); }
-int gv_row_is_null(const gv_row *r, int col) { return sqlite3_column_type((sqlite3_stmt *)r, col) == SQLITE_NULL; }
-const void *gv_row_blob(const gv_row *r, int col, size_t *len) {
+/* A gv_store_row is the statement positioned on a row. */
+int64_t gv_store_row_int(const gv_store_row *r, int col) { return sqlite3_column_int64((sqlite3_stmt *)r, col); }
+const char *gv_store_row_text(const gv_store_row *r, int col) {
+  return (const char *)sqlite3_column_text((sqlite3_stmt *)r, col);
+}
+int gv_store_row_is_null(const gv_store_row *r, int col) {
+  return sqlite3_column_type((sqlite3_stmt *)r, col) == SQLITE_NULL;
+}
+const void *gv_store_row_blob(const gv_store_row *r, int col, size_t *len) {
   const void *b = sqlite3_column_blob((sqlite3_stmt *)r, col);
   if (len) *len = (size_t)sqlite3_column_bytes((sqlite3_stmt *)r, col);
   return b;
@@ -110,7 +113,7 @@ static int prepare_for(gv_store *s, const char *plugin, const char *sql, sqlite3
   return GV_OK;
 }
 
-int gv_store_plugin_migrate(gv_store *s, const char *plugin, const gv_plugin_migration *m, size_t n, gv_error *err) {
+int gv_store_plugin_migrate(gv_store *s, const char *plugin, const gv_store_migration *m, size_t n, gv_error *err) {
   for (size_t i = 0; i < n; i++) {
     /* Checked inside the transaction, so two processes starting together run it once. */
     int own = !s->in_tx;
@@ -226,16 +229,16 @@ void gv_store_plugin_forget(gv_store *s) {
     }
 }
 
-int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const gv_arg *args, size_t nargs,
-                        int (*fn)(void *ud, const gv_row *row), void *ud, gv_error *err) {
+int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const gv_store_arg *args, size_t nargs,
+                        gv_store_row_fn fn, void *ud, gv_error *err) {
   sqlite3_stmt *st = plugin_stmt(s, plugin, sql, err);
   if (st == NULL) return GV_ESTORE;
   for (size_t i = 0; i < nargs; i++) {
     int k = (int)i + 1;
     switch (args[i].type) {
-      case GV_ARG_INT: sqlite3_bind_int64(st, k, args[i].i); break;
-      case GV_ARG_TEXT: sqlite3_bind_text(st, k, args[i].s, -1, SQLITE_TRANSIENT); break;
-      case GV_ARG_BLOB: sqlite3_bind_blob(st, k, args[i].b, (int)args[i].n, SQLITE_TRANSIENT); break;
+      case GV_STORE_ARG_INT: sqlite3_bind_int64(st, k, args[i].i); break;
+      case GV_STORE_ARG_TEXT: sqlite3_bind_text(st, k, args[i].s, -1, SQLITE_TRANSIENT); break;
+      case GV_STORE_ARG_BLOB: sqlite3_bind_blob(st, k, args[i].b, (int)args[i].n, SQLITE_TRANSIENT); break;
       default: sqlite3_bind_null(st, k); break;
     }
   }
@@ -244,7 +247,7 @@ int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const 
     rc = gv_error_set(err, GV_ESTORE, NULL, "injected write failure");
   } else {
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
-      if (fn && fn(ud, (const gv_row *)st)) break;
+      if (fn && fn(ud, (const gv_store_row *)st)) break;
     if (step != SQLITE_ROW && step != SQLITE_DONE) rc = st_fail(s, err, plugin);
   }
   if (cached(s, st)) sqlite3_reset(st);

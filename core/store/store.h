@@ -167,17 +167,37 @@ void gv_store_set_event_hook(gv_store *s, gv_store_event_hook fn, void *ud);
 /* Non-zero if name is one of the core's tables or indexes (or, with prefix_len > 0, if any
  * of them begins with the first prefix_len bytes of name). Plugins never reach these. */
 int gv_store_core_name(const char *name, size_t prefix_len);
+/* A migration of a plugin's tables (the host hands the plugin's own here). */
+typedef struct gv_store_migration {
+  int version;
+  const char *name;
+  const char *sql;
+} gv_store_migration;
 /* Runs a plugin's migrations (once each, recorded in plugin_migrations). Statements may
  * only create or change tables whose names start with "<plugin>_". */
-struct gv_plugin_migration;
-int gv_store_plugin_migrate(gv_store *s, const char *plugin, const struct gv_plugin_migration *m, size_t n,
-                            gv_error *err);
+int gv_store_plugin_migrate(gv_store *s, const char *plugin, const gv_store_migration *m, size_t n, gv_error *err);
+
+/* An argument of a plugin's statement, bound to ?1, ?2, ... */
+enum { GV_STORE_ARG_INT = 1, GV_STORE_ARG_TEXT, GV_STORE_ARG_BLOB, GV_STORE_ARG_NULL };
+typedef struct gv_store_arg {
+  int type;                 /* GV_STORE_ARG_* */
+  int64_t i;
+  const char *s;
+  const void *b;
+  size_t n;
+} gv_store_arg;
+/* One result row of a plugin's statement; its values live until the row callback returns. */
+typedef struct gv_store_row gv_store_row;
+int64_t gv_store_row_int(const gv_store_row *r, int col);
+const char *gv_store_row_text(const gv_store_row *r, int col); /* NULL for SQL NULL */
+const void *gv_store_row_blob(const gv_store_row *r, int col, size_t *len);
+int gv_store_row_is_null(const gv_store_row *r, int col);
+/* Receives each row; returns non-zero to stop early. */
+typedef int (*gv_store_row_fn)(void *ud, const gv_store_row *row);
 /* Runs one statement for a plugin (see gv_host_sql): only tables named "<plugin>_..." and
- * reading events are allowed. */
-struct gv_arg;
-struct gv_row;
-int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const struct gv_arg *args, size_t nargs,
-                        int (*fn)(void *ud, const struct gv_row *row), void *ud, gv_error *err);
+ * reading events are allowed. sql's address keys the statement cache. */
+int gv_store_plugin_sql(gv_store *s, const char *plugin, const char *sql, const gv_store_arg *args, size_t nargs,
+                        gv_store_row_fn fn, void *ud, gv_error *err);
 
 /* ---- Events (the append-only record) ---------------------------------------------------- */
 

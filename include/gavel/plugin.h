@@ -1,16 +1,89 @@
-/* The one header a Gavel plugin includes: the host's API, versioned, growing only at the end. */
+/* The one header a Gavel plugin includes: the host's API, versioned, growing only at the end.
+ * It is self-contained: a plugin is compiled with this directory alone on its include path
+ * (plus the libraries it uses itself), never with Gavel's core/. */
 #ifndef GAVEL_PLUGIN_H
 #define GAVEL_PLUGIN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/error.h" /* GV_OK, GV_E* codes and gv_error */
-#include "base/log.h"   /* GV_LOG_* levels for gv_host_log */
+/* Version 2 (version 1 had no helpers: its plugins reached into Gavel's internals). A plugin
+ * built against version N runs on any host of version N or later: structs only ever grow at
+ * their end, each carries its size, and functions are only ever added. The host refuses a
+ * plugin built for a newer version than its own. */
+#define GV_PLUGIN_API_VERSION 2
 
-/* Version 1. A plugin built against version N runs on any host of version N or later:
- * structs only ever grow at their end, and each carries its size. */
-#define GV_PLUGIN_API_VERSION 1
+/* ---- Errors and log levels ------------------------------------------------------------- */
+
+/* Functions return GV_OK (0) or a negative GV_E* code; detail goes into a gv_error. These are
+ * the host's own codes and struct (the same table Gavel's core uses, kept equal by a test). */
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+#ifndef GV_ERROR_CODES_DEFINED
+#define GV_ERROR_CODES_DEFINED
+/* X(name, value, code string, HTTP status, default message).
+ * The code string is what clients see in {"error": {"code": ...}}. */
+#define GV_ERRNO_MAP(X)                                                          \
+  X(OK,        0,   "ok",                   200, "success")                      \
+  X(ENOMEM,   -1,   "out_of_memory",        503, "out of memory")                \
+  X(EINVAL,   -2,   "invalid",              400, "invalid argument")             \
+  X(EIO,      -3,   "io_error",             500, "input/output error")           \
+  X(ENOTFOUND,-4,   "not_found",            404, "not found")                    \
+  X(EFORBIDDEN,-5,  "forbidden",            403, "not allowed")                  \
+  X(ESTATE,   -6,   "wrong_state",          409, "not possible in this state")   \
+  X(EPARAM,   -7,   "invalid_parameter",    422, "invalid parameter")            \
+  X(EDEADLINE,-8,   "deadline_passed",      409, "the deadline has passed")      \
+  X(ESCRIPT,  -9,   "workflow_error",       500, "workflow script error")        \
+  X(ELIMIT,  -10,   "workflow_limit",       500, "workflow exceeded its limits") \
+  X(ESTORE,  -11,   "store_error",          500, "database error")               \
+  X(ESCHEMA, -12,   "schema_too_new",       500, "database written by a newer Gavel") \
+  X(EEXIST,  -13,   "already_exists",       409, "already exists")               \
+  X(EAUTH,   -14,   "unauthenticated",      401, "authentication required")      \
+  X(EBUSY,   -15,   "too_many_requests",    429, "too many requests")            \
+  X(ETOOBIG, -16,   "payload_too_large",    413, "payload too large")            \
+  X(EPARSE,  -17,   "bad_request",          400, "malformed request")            \
+  X(EMEDIA,  -18,   "unsupported_media_type", 415, "unsupported media type")     \
+  X(ECONFIG, -19,   "config_error",         500, "configuration error")          \
+  X(ECONFLICT,-20,  "conflict",             409, "conflict")                     \
+  X(EIDEMPOTENCY,-21,"idempotency_key_reused", 422, "idempotency key reused with a different request") \
+  X(EMETHOD, -22,   "method_not_allowed",   405, "method not allowed")           \
+  X(EINTERNAL,-23,  "internal_error",       500, "internal error")               \
+  X(ECANCELED,-24,  "canceled",             503, "canceled")
+
+enum {
+#define GV_ERR_ENUM(name, value, code, status, msg) GV_##name = (value),
+  GV_ERRNO_MAP(GV_ERR_ENUM)
+#undef GV_ERR_ENUM
+};
+
+/* Human detail about an error. Fixed-size so it never needs freeing. */
+typedef struct gv_error {
+  int code;          /* GV_OK or a GV_E* value */
+  char field[64];    /* the parameter or field at fault, or "" */
+  char file[192];    /* source file for author-facing errors, or "" */
+  int line;          /* line in file, or 0 */
+  char message[512]; /* full sentence(s) for a person */
+} gv_error;
+#endif
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
+
+/* Clears *err (if not NULL) to GV_OK with empty strings. */
+void gv_error_clear(gv_error *err);
+/* Records code, field (may be NULL) and a printf-style message in *err, which may be NULL.
+ * Returns code, so a plugin can write `return gv_error_set(err, GV_EIO, NULL, "...")`. */
+int gv_error_set(gv_error *err, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The code string of err ("not_found"), and its default message. */
+const char *gv_err_name(int err);
+const char *gv_strerror(int err);
+
+/* Log levels of gv_host_log. */
+/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
+#ifndef GV_LOG_LEVELS_DEFINED
+#define GV_LOG_LEVELS_DEFINED
+enum { GV_LOG_DEBUG = 0, GV_LOG_INFO = 1, GV_LOG_WARN = 2, GV_LOG_ERROR = 3, GV_LOG_OFF = 4 };
+#endif
+/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
 
 typedef struct gv_host gv_host;       /* the host, as one plugin sees it */
 typedef struct gv_row gv_row;         /* one result row of gv_host_sql */
@@ -45,8 +118,10 @@ typedef int (*gv_event_fn)(void *state, gv_host *h, const gv_plugin_event *ev, g
 typedef void (*gv_commit_fn)(void *state, gv_host *h, int64_t first_event, int64_t last_event);
 
 /* Adds an integer to the receipt of the action whose event is being written (e.g. the
- * audit log index). Only from a gv_event_fn. */
-void gv_host_receipt_int(gv_host *h, const char *name, int64_t value);
+ * audit log index). Only from a gv_event_fn; the same name again replaces the value. At most
+ * 4 fields per action across all plugins: a fifth, a call outside a gv_event_fn, or a name
+ * that is empty or over 31 bytes is refused with GV_ESTATE or GV_EINVAL (and logged). */
+int gv_host_receipt_int(gv_host *h, const char *name, int64_t value);
 
 /* ---- The plugin's own tables ---------------------------------------------------------------- */
 
@@ -85,13 +160,16 @@ int gv_row_is_null(const gv_row *r, int col);
 int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, gv_row_fn fn, void *ud, gv_error *err);
 
 /* Runs fn inside one transaction of its own (for work outside hooks, e.g. signing a
- * checkpoint); commits if fn returns GV_OK, else rolls back. */
+ * checkpoint); commits if fn returns GV_OK, else rolls back. Inside a transaction (a hook,
+ * a workflow function) it is refused with GV_ESTATE. */
 int gv_host_transaction(gv_host *h, int (*fn)(void *ud, gv_host *h, gv_error *err), void *ud, gv_error *err);
 
 /* ---- HTTP routes ------------------------------------------------------------------------ */
 
 enum { GV_ROUTE_PUBLIC = 1 };     /* no sign-in needed */
 
+/* Handles one request; it answers before returning (the request is not valid afterwards).
+ * After the answer, the gv_request_* accessors return NULL. */
 typedef void (*gv_route_fn)(void *state, gv_host *h, gv_request *r);
 /* A route a plugin serves, declared in its descriptor (so `gavel serve --print-routes`
  * and the API document can list it without starting the plugin). */
@@ -112,17 +190,24 @@ const char *gv_request_role(const gv_request *r);
 const char *gv_request_member(const gv_request *r);
 /* Non-zero if the caller holds the chair's powers in this forum. */
 int gv_request_is_chair(const gv_request *r);
-/* Answers the request (exactly once). */
-void gv_request_reply(gv_request *r, int status, const char *content_type, const char *body, size_t len);
+/* Answers the request, exactly once: a second answer is refused with GV_ESTATE (and logged),
+ * and the first stands. A route handler that answers nothing gets a 500 reply from the host. */
+int gv_request_reply(gv_request *r, int status, const char *content_type, const char *body, size_t len);
 /* The same, with response headers: name and value pairs, then NULL. They replace the host's
- * defaults of the same name (such as Cache-Control: no-store). At most 8 pairs. */
-void gv_request_reply_headers(gv_request *r, int status, const char *content_type, const char *const *headers,
+ * defaults of the same name (such as Cache-Control: no-store). At most 8 pairs: more are
+ * refused with GV_EINVAL (and logged), and the request is still to be answered. */
+int gv_request_reply_headers(gv_request *r, int status, const char *content_type, const char *const *headers,
                               const char *body, size_t len);
 /* A request header's value (the name in any case), or NULL. */
 const char *gv_request_header(const gv_request *r, const char *name);
-void gv_request_error(gv_request *r, int code, const char *message, const char *field);
+/* Answers with the JSON error body of code ({"error": {"code", "message", "field"}}). */
+int gv_request_error(gv_request *r, int code, const char *message, const char *field);
 
-/* ---- Registration (from init) ---------------------------------------------------------- */
+/* ---- Registration (from init) ----------------------------------------------------------
+ * Every gv_host_migrations, gv_host_on_* and gv_host_workflow_function call belongs in the
+ * plugin's init: afterwards it is refused with GV_ESTATE (and logged). A plugin may register
+ * up to 8 event hooks, 8 commit listeners and 16 workflow functions; one more is refused with
+ * GV_EINVAL (and logged), as are a NULL function and a name used twice. */
 
 int gv_host_migrations(gv_host *h, const gv_plugin_migration *m, size_t n, gv_error *err);
 int gv_host_on_event(gv_host *h, gv_event_fn fn);
@@ -239,5 +324,88 @@ int gv_host_member_answered(gv_host *h, int64_t item_id, const char *member);
 const char *gv_host_member_name(const gv_host *h, const char *code, const char *lang);
 const char *gv_host_forum_title(const gv_host *h, const char *lang);
 const char *gv_host_forum_time_zone(const gv_host *h);
+
+/* ---- Helpers (version 2 and later) ------------------------------------------------------
+ * What a plugin needs besides the host: text building, hashes, signatures, random bytes,
+ * encodings and time. They are the host's own implementations, exported the way sqlite3ext.h
+ * exports sqlite3_mprintf and sqlite3_randomness, so a plugin links no crypto library of its
+ * own for them. Each may be called from any hook, route, command or the loop's callbacks. */
+
+/* A growable text (or byte) buffer. gv_str_new returns NULL when out of memory; every
+ * function accepts NULL and a buffer whose allocation failed (appends then do nothing and
+ * return GV_ENOMEM, gv_str_finish returns NULL), so a plugin checks once, at the end. */
+typedef struct gv_str gv_str;
+gv_str *gv_str_new(void);
+int gv_str_append(gv_str *s, const void *data, size_t len);
+int gv_str_puts(gv_str *s, const char *text);
+int gv_str_putc(gv_str *s, char c);
+int gv_str_printf(gv_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gv_str_vprintf(gv_str *s, const char *fmt, va_list ap);
+/* The bytes so far (NUL-terminated; "" when empty), valid until the next append. */
+const char *gv_str_data(const gv_str *s);
+size_t gv_str_len(const gv_str *s);
+/* Frees s and hands its text to the caller (free() it); NULL if an allocation failed. */
+char *gv_str_finish(gv_str *s);
+/* Frees s and its text. */
+void gv_str_free(gv_str *s);
+
+/* SHA-256, at once or in steps. gv_hash_sha256_begin returns NULL when out of memory;
+ * gv_hash_sha256_end writes the digest and frees the context. */
+#define GV_HASH_SHA256_LEN 32
+typedef struct gv_hash gv_hash;
+void gv_hash_sha256(const void *data, size_t len, uint8_t out[GV_HASH_SHA256_LEN]);
+gv_hash *gv_hash_sha256_begin(void);
+void gv_hash_sha256_add(gv_hash *h, const void *data, size_t len);
+void gv_hash_sha256_end(gv_hash *h, uint8_t out[GV_HASH_SHA256_LEN]);
+/* HMAC-SHA256 of data under key. Returns GV_OK or GV_EIO. */
+int gv_hash_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[GV_HASH_SHA256_LEN]);
+
+/* Ed25519 keys and signatures. Each returns GV_OK or GV_EIO, except verify: 1 when sig is a
+ * valid signature of msg by pub, else 0. */
+#define GV_SIGN_KEY_LEN 32
+#define GV_SIGN_SIG_LEN 64
+int gv_sign_keygen(uint8_t priv[GV_SIGN_KEY_LEN], uint8_t pub[GV_SIGN_KEY_LEN]);
+int gv_sign_public(const uint8_t priv[GV_SIGN_KEY_LEN], uint8_t pub[GV_SIGN_KEY_LEN]);
+int gv_sign_ed25519(const uint8_t priv[GV_SIGN_KEY_LEN], const void *msg, size_t len, uint8_t sig[GV_SIGN_SIG_LEN]);
+int gv_sign_verify(const uint8_t pub[GV_SIGN_KEY_LEN], const void *msg, size_t len, const uint8_t sig[GV_SIGN_SIG_LEN]);
+
+/* Cryptographically secure random bytes: GV_OK or GV_EIO. */
+int gv_random_bytes(void *buf, size_t len);
+/* Overwrites a secret with zeros in a way the compiler keeps. */
+void gv_random_wipe(void *p, size_t len);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void gv_text_hex(const uint8_t *in, size_t len, char *out);
+/* Standard base64 with padding into out (4*((len+2)/3)+1 bytes); returns its length. */
+size_t gv_text_base64(const uint8_t *in, size_t len, char *out);
+/* Decodes standard base64 into out; returns the decoded length, or -1 (malformed or too long). */
+long gv_text_unbase64(const char *in, uint8_t *out, size_t size);
+
+/* Time: milliseconds since the epoch. (gv_host_now is the server's clock; this is the
+ * machine's real one.) GV_CLOCK_BUFSZ holds anything these functions write. */
+#define GV_CLOCK_BUFSZ 96
+int64_t gv_clock_real_ms(void);
+/* UTC RFC 3339 with milliseconds ("2026-03-01T09:00:00.000Z"). Returns buf. */
+const char *gv_clock_format(int64_t ms, char buf[GV_CLOCK_BUFSZ]);
+/* ms in time zone tz (an IANA name; UTC if unknown) with a strftime format. Returns buf. */
+const char *gv_clock_strftime(int64_t ms, const char *tz, const char *fmt, char *buf, size_t size);
+/* Parses an RFC 3339 date-time with an offset: GV_OK or GV_EINVAL. */
+int gv_clock_parse(const char *text, int64_t *ms);
+/* Parses a duration such as "72h", "14d", "1d12h", "90m": GV_OK or GV_EINVAL. */
+int gv_clock_parse_duration(const char *text, int64_t *ms);
+
+/* A structured log line with printf-style key=value pairs ("id=%lld"); the event name is
+ * prefixed with the plugin's. Never log confidential content (stances, passwords, tokens). */
+void gv_host_logf(gv_host *h, int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- Loading (version 2 and later) ---------------------------------------------------------
+ * A plugin built as a shared object exports its descriptor under this name:
+ *     GV_PLUGIN_EXPORT const gv_plugin gavel_plugin = { GV_PLUGIN_API_VERSION, "example", ... };
+ * and is named in gavel.conf.lua: plugins = { example = { path = "/usr/lib/gavel/example.so" } }.
+ * The host checks api_version, never unloads it before shutdown, and resolves the functions
+ * of this header against the gavel executable that loads it. */
+#define GV_PLUGIN_SYMBOL "gavel_plugin"
+#define GV_PLUGIN_EXPORT __attribute__((visibility("default")))
 
 #endif

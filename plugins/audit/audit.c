@@ -7,17 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/crypto.h"
 #include "gavel/plugin.h"
-#include "base/time.h"
-#include "base/log.h"
 
 #define HASH 32
 
 typedef struct audit {
   char key_path[600];
-  uint8_t priv[GV_ED25519_KEY_LEN];
-  uint8_t pub[GV_ED25519_KEY_LEN];
+  uint8_t priv[GV_SIGN_KEY_LEN];
+  uint8_t pub[GV_SIGN_KEY_LEN];
   char origin[128];          /* first line of every checkpoint */
   char key_name[160];        /* the signature line's name */
   uint8_t key_id[4];
@@ -49,20 +46,20 @@ static const gv_plugin_migration migrations[] = {
 /* ---- Hashing (RFC 6962) ----------------------------------------------------------------------- */
 
 static void leaf_hash(const char *entry, size_t len, uint8_t out[HASH]) {
-  gv_sha256_ctx *c = gv_sha256_new();
+  gv_hash *c = gv_hash_sha256_begin();
   uint8_t zero = 0;
-  gv_sha256_update(c, &zero, 1);
-  gv_sha256_update(c, entry, len);
-  gv_sha256_final(c, out);
+  gv_hash_sha256_add(c, &zero, 1);
+  gv_hash_sha256_add(c, entry, len);
+  gv_hash_sha256_end(c, out);
 }
 
 static void node_hash(const uint8_t l[HASH], const uint8_t r[HASH], uint8_t out[HASH]) {
-  gv_sha256_ctx *c = gv_sha256_new();
+  gv_hash *c = gv_hash_sha256_begin();
   uint8_t one = 1;
-  gv_sha256_update(c, &one, 1);
-  gv_sha256_update(c, l, HASH);
-  gv_sha256_update(c, r, HASH);
-  gv_sha256_final(c, out);
+  gv_hash_sha256_add(c, &one, 1);
+  gv_hash_sha256_add(c, l, HASH);
+  gv_hash_sha256_add(c, r, HASH);
+  gv_hash_sha256_end(c, out);
 }
 
 /* The canonical entry of an event: its fields and the leaf's salt as JSON with sorted keys.
@@ -74,7 +71,7 @@ static char *entry_of(const uint8_t *salt, size_t salt_len, int64_t id, const ch
                       int64_t actor_id, const char *member, int64_t at, const char *from, const char *to,
                       const char *params, int sealed) {
   char sb[64] = "";
-  if (salt && salt_len == SALT) gv_base64_encode(salt, SALT, sb);
+  if (salt && salt_len == SALT) gv_text_base64(salt, SALT, sb);
   json_t *p = json_loads(params ? params : "{}", JSON_DECODE_ANY, NULL);
   json_t *o = json_pack("{s:s, s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b}", "salt", sb, "id", (json_int_t)id, "forum",
                         forum, "item_id", item_id ? json_integer(item_id) : json_null(), "kind", kind, "action", action,
@@ -155,7 +152,7 @@ static int range_hash(gv_host *h, int64_t a, int64_t b, uint8_t out[HASH], gv_er
 
 static int root_at(gv_host *h, int64_t size, uint8_t out[HASH], gv_error *err) {
   if (size == 0) {
-    gv_sha256("", 0, out);
+    gv_hash_sha256("", 0, out);
     return GV_OK;
   }
   return range_hash(h, 0, size, out, err);
@@ -176,7 +173,7 @@ static int inclusion(gv_host *h, int64_t m, int64_t a, int64_t b, json_t *path, 
     if ((rc = inclusion(h, m, a + k, b, path, err)) != GV_OK) return rc;
     if ((rc = range_hash(h, a, a + k, x, err)) != GV_OK) return rc;
   }
-  gv_base64_encode(x, HASH, b64);
+  gv_text_base64(x, HASH, b64);
   json_array_append_new(path, json_string(b64));
   return GV_OK;
 }
@@ -190,7 +187,7 @@ static int subproof(gv_host *h, int64_t m, int64_t a, int64_t b, int complete, j
   if (m == n) {
     if (complete) return GV_OK;
     if ((rc = range_hash(h, a, b, x, err)) != GV_OK) return rc;
-    gv_base64_encode(x, HASH, b64);
+    gv_text_base64(x, HASH, b64);
     json_array_append_new(proof, json_string(b64));
     return GV_OK;
   }
@@ -202,7 +199,7 @@ static int subproof(gv_host *h, int64_t m, int64_t a, int64_t b, int complete, j
     if ((rc = subproof(h, m - k, a + k, b, 0, proof, err)) != GV_OK) return rc;
     if ((rc = range_hash(h, a, a + k, x, err)) != GV_OK) return rc;
   }
-  gv_base64_encode(x, HASH, b64);
+  gv_text_base64(x, HASH, b64);
   json_array_append_new(proof, json_string(b64));
   return GV_OK;
 }
@@ -214,7 +211,7 @@ static int append_leaf(gv_host *h, int64_t event_id, const char *forum, int64_t 
                        const char *action, int64_t actor_id, const char *member, int64_t at, const char *from,
                        const char *to, const char *params, int sealed, int64_t *index, gv_error *err) {
   uint8_t salt[SALT], leaf[HASH];
-  if (gv_random(salt, SALT) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "no random bytes for the audit log");
+  if (gv_random_bytes(salt, SALT) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "no random bytes for the audit log");
   char *entry = entry_of(salt, SALT, event_id, forum, item_id, kind, action, actor_id, member, at, from, to, params, sealed);
   if (entry == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   leaf_hash(entry, strlen(entry), leaf);
@@ -255,16 +252,16 @@ static int on_event(void *state, gv_host *h, const gv_plugin_event *ev, gv_error
 
 static void note_body(const audit *a, int64_t size, const uint8_t root[HASH], char *out, size_t n) {
   char b64[64];
-  gv_base64_encode(root, HASH, b64);
+  gv_text_base64(root, HASH, b64);
   snprintf(out, n, "%s\n%lld\n%s\n", a->origin, (long long)size, b64);
 }
 
 static void sign_note(const audit *a, const char *body, char *out, size_t n) {
-  uint8_t sig[4 + GV_ED25519_SIG_LEN];
+  uint8_t sig[4 + GV_SIGN_SIG_LEN];
   memcpy(sig, a->key_id, 4);
-  gv_ed25519_sign(a->priv, body, strlen(body), sig + 4);
+  gv_sign_ed25519(a->priv, body, strlen(body), sig + 4);
   char b64[128];
-  gv_base64_encode(sig, sizeof sig, b64);
+  gv_text_base64(sig, sizeof sig, b64);
   snprintf(out, n, "%s\n\u2014 %s %s\n", body, a->key_name, b64);
 }
 
@@ -287,7 +284,7 @@ static int write_checkpoint(void *ud, gv_host *h, gv_error *err) {
   char body[512], note[1024];
   note_body(c->a, size, root, body, sizeof body);
   sign_note(c->a, body, note, sizeof note);
-  gv_arg args[4] = {GV_INT(size), GV_BLOB(root, HASH), GV_TEXT(note), GV_INT(gv_time_real_ms())};
+  gv_arg args[4] = {GV_INT(size), GV_BLOB(root, HASH), GV_TEXT(note), GV_INT(gv_clock_real_ms())};
   return gv_host_sql(h, "INSERT INTO audit_checkpoints(size, root, note, at) VALUES (?1, ?2, ?3, ?4)", args, 4, NULL, NULL,
                      err);
 }
@@ -295,7 +292,7 @@ static int write_checkpoint(void *ud, gv_host *h, gv_error *err) {
 static int checkpoint_now(audit *a, gv_host *h, gv_error *err) {
   cp_ctx c = {a, 0};
   int rc = gv_host_transaction(h, write_checkpoint, &c, err);
-  if (rc == GV_OK) a->last_signed_ms = gv_time_real_ms();
+  if (rc == GV_OK) a->last_signed_ms = gv_clock_real_ms();
   return rc;
 }
 
@@ -304,7 +301,7 @@ static void on_commit(void *state, gv_host *h, int64_t first, int64_t last) {
   audit *a = state;
   (void)first;
   (void)last;
-  if (gv_time_real_ms() - a->last_signed_ms < 1000) return;
+  if (gv_clock_real_ms() - a->last_signed_ms < 1000) return;
   gv_error err;
   if (checkpoint_now(a, h, &err) != GV_OK) gv_host_log(h, GV_LOG_ERROR, "checkpoint_failed", err.message);
 }
@@ -325,7 +322,7 @@ static int load_key(audit *a, gv_host *h, gv_error *err) {
     int extra = fgetc(f) != EOF;
     fclose(f);
     if (n != sizeof a->priv || extra) return gv_error_set(err, GV_ECONFIG, NULL, "audit key %s is damaged", a->key_path);
-    return gv_ed25519_public(a->priv, a->pub);
+    return gv_sign_public(a->priv, a->pub);
   }
   if (errno != ENOENT)
     return gv_error_set(err, GV_EIO, NULL, "cannot read the audit key %s: %s", a->key_path, strerror(errno));
@@ -337,7 +334,7 @@ static int load_key(audit *a, gv_host *h, gv_error *err) {
                         "the audit key %s is missing, but %lld checkpoints were signed with it: restore the key "
                         "file (see plugins/audit/README.md)",
                         a->key_path, (long long)signed_before.i);
-  if (gv_ed25519_keygen(a->priv, a->pub) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "cannot make an audit key");
+  if (gv_sign_keygen(a->priv, a->pub) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "cannot make an audit key");
   mode_t old = umask(077);
   f = fopen(a->key_path, "wbx");
   umask(old);
@@ -354,12 +351,12 @@ static int load_key(audit *a, gv_host *h, gv_error *err) {
 
 /* The note verifier key: name+hex(key id)+base64(0x01 || public key), as C2SP specifies. */
 static void verifier_key(const audit *a, char *out, size_t n) {
-  uint8_t k[1 + GV_ED25519_KEY_LEN];
+  uint8_t k[1 + GV_SIGN_KEY_LEN];
   k[0] = 0x01;
-  memcpy(k + 1, a->pub, GV_ED25519_KEY_LEN);
+  memcpy(k + 1, a->pub, GV_SIGN_KEY_LEN);
   char b64[64], hex[9];
-  gv_base64_encode(k, sizeof k, b64);
-  gv_hex(a->key_id, 4, hex);
+  gv_text_base64(k, sizeof k, b64);
+  gv_text_hex(a->key_id, 4, hex);
   snprintf(out, n, "%s+%s+%s", a->key_name, hex, b64);
 }
 
@@ -415,7 +412,7 @@ static int wf_head(void *state, gv_host *h, const char *args_json, char **result
     uint8_t root[HASH];
     int rc = root_at(h, size, root, err);
     if (rc != GV_OK) return rc;
-    gv_base64_encode(root, HASH, b64);
+    gv_text_base64(root, HASH, b64);
   }
   json_t *o = json_pack("{s:I, s:s}", "size", (json_int_t)size, "root", b64);
   *result_json = json_dumps(o, JSON_COMPACT);
@@ -458,13 +455,13 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   snprintf(a->origin, sizeof a->origin, "%s.gavel/audit", gv_host_forum_id(h));
   snprintf(a->key_name, sizeof a->key_name, "%s.gavel", gv_host_forum_id(h));
   /* key id = SHA-256(name || 0x0A || 0x01 || public key)[:4] */
-  gv_sha256_ctx *c = gv_sha256_new();
-  uint8_t nl = 0x0A, alg = 0x01, d[GV_SHA256_LEN];
-  gv_sha256_update(c, a->key_name, strlen(a->key_name));
-  gv_sha256_update(c, &nl, 1);
-  gv_sha256_update(c, &alg, 1);
-  gv_sha256_update(c, a->pub, GV_ED25519_KEY_LEN);
-  gv_sha256_final(c, d);
+  gv_hash *c = gv_hash_sha256_begin();
+  uint8_t nl = 0x0A, alg = 0x01, d[GV_HASH_SHA256_LEN];
+  gv_hash_sha256_add(c, a->key_name, strlen(a->key_name));
+  gv_hash_sha256_add(c, &nl, 1);
+  gv_hash_sha256_add(c, &alg, 1);
+  gv_hash_sha256_add(c, a->pub, GV_SIGN_KEY_LEN);
+  gv_hash_sha256_end(c, d);
   memcpy(a->key_id, d, 4);
   gv_host_on_event(h, on_event);
   gv_host_on_commit(h, on_commit);
@@ -475,7 +472,7 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
 
 static void shutdown_audit(void *state) {
   audit *a = state;
-  if (a) gv_wipe(a->priv, sizeof a->priv);
+  if (a) gv_random_wipe(a->priv, sizeof a->priv);
   free(a);
 }
 
@@ -568,8 +565,8 @@ static void r_inclusion(void *state, gv_host *h, gv_request *r) {
     return;
   }
   char lb[64], rb[64];
-  gv_base64_encode(leaf, HASH, lb);
-  gv_base64_encode(root, HASH, rb);
+  gv_text_base64(leaf, HASH, lb);
+  gv_text_base64(root, HASH, rb);
   reply_json(r, json_pack("{s:I, s:I, s:I, s:s, s:s, s:o}", "event_id", (json_int_t)event_id, "index", (json_int_t)x.i,
                           "size", (json_int_t)size, "leaf_hash", lb, "root", rb, "proof", path));
 }
@@ -596,8 +593,8 @@ static void r_consistency(void *state, gv_host *h, gv_request *r) {
     return;
   }
   char ob[64], nb[64];
-  gv_base64_encode(old_root, HASH, ob);
-  gv_base64_encode(new_root, HASH, nb);
+  gv_text_base64(old_root, HASH, ob);
+  gv_text_base64(new_root, HASH, nb);
   reply_json(r, json_pack("{s:I, s:I, s:s, s:s, s:o}", "from", (json_int_t)from, "to", (json_int_t)to, "old_root", ob,
                           "new_root", nb, "proof", proof));
 }
@@ -680,9 +677,9 @@ static int verify_checkpoint(void *ud, const gv_row *r) {
   snprintf(b64, sizeof b64, "%s", sigline + strlen(want_prefix));
   b64[strcspn(b64, "\n")] = '\0';
   uint8_t sig[100];
-  long sl = gv_base64_decode(b64, sig, sizeof sig);
-  if (sl != 4 + GV_ED25519_SIG_LEN || memcmp(sig, v->a->key_id, 4) != 0 ||
-      !gv_ed25519_verify(v->a->pub, body, bl, sig + 4))
+  long sl = gv_text_unbase64(b64, sig, sizeof sig);
+  if (sl != 4 + GV_SIGN_SIG_LEN || memcmp(sig, v->a->key_id, 4) != 0 ||
+      !gv_sign_verify(v->a->pub, body, bl, sig + 4))
     problem(v, "checkpoint of size %lld has a bad signature", (long long)size, 0);
   c->prev = size;
   return 0;
@@ -723,7 +720,7 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
   gv_host_sql(h, "SELECT size, note FROM audit_checkpoints ORDER BY size", NULL, 0, verify_checkpoint, &c, &err);
   uint8_t root[HASH];
   char b64[64] = "";
-  if (root_at(h, size, root, &err) == GV_OK) gv_base64_encode(root, HASH, b64);
+  if (root_at(h, size, root, &err) == GV_OK) gv_text_base64(root, HASH, b64);
   if (v.problems) {
     printf("FAILED: %d problem(s) in %lld entries and %lld checkpoints\n", v.problems, (long long)size, (long long)c.count);
     return 1;
@@ -747,7 +744,7 @@ static int export_row(void *ud, const gv_row *r) {
   size_t n = 0;
   const uint8_t *h = gv_row_blob(r, 2, &n);
   char b64[64] = "";
-  if (h && n == HASH) gv_base64_encode(h, HASH, b64);
+  if (h && n == HASH) gv_text_base64(h, HASH, b64);
   fprintf(x->out, "{\"index\":%lld,\"leaf_hash\":\"%s\",\"entry\":%s}\n", (long long)gv_row_int(r, 0), b64,
           entry ? entry : "null");
   free(entry);

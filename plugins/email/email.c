@@ -11,10 +11,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "base/buf.h"
-#include "base/crypto.h"
 #include "email.h"
-#include "base/time.h"
 
 typedef struct email {
   gv_host *h;
@@ -81,7 +78,7 @@ static int duration(json_t *cfg, const char *name, int64_t def, int64_t *out, gv
   json_t *v = json_object_get(cfg, name);
   *out = def;
   if (v == NULL) return GV_OK;
-  if (!json_is_string(v) || gv_duration_parse(json_string_value(v), out) != GV_OK || *out <= 0)
+  if (!json_is_string(v) || gv_clock_parse_duration(json_string_value(v), out) != GV_OK || *out <= 0)
     return bad(err, name, "must be a duration such as \"90s\", \"5m\" or \"1h\"");
   return GV_OK;
 }
@@ -368,8 +365,8 @@ static void digest_if_due(email *em) {
   int64_t now = gv_host_now(em->h);
   const char *tz = gv_host_forum_time_zone(em->h);
   char day[16], hm[8];
-  gv_time_strftime(now, tz, "%Y%m%d", day, sizeof day);
-  gv_time_strftime(now, tz, "%H:%M", hm, sizeof hm);
+  gv_clock_strftime(now, tz, "%Y%m%d", day, sizeof day);
+  gv_clock_strftime(now, tz, "%H:%M", hm, sizeof hm);
   int minute = atoi(hm) * 60 + atoi(hm + 3);
   if (minute < em->s.digest_minute) return;
   gv_error err;
@@ -481,7 +478,7 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
       return NULL;
     }
     char day[32];
-    gv_time_strftime(d->created_at, gv_host_forum_time_zone(em->h), "%Y-%m-%d", day, sizeof day);
+    gv_clock_strftime(d->created_at, gv_host_forum_time_zone(em->h), "%Y-%m-%d", day, sizeof day);
     int fr = strcmp(p->language, "fr") == 0;
     snprintf(subject, sizeof subject, fr ? "[%s] Résumé du %s" : "[%s] Summary for %s", gv_host_forum_name(em->h), day);
     if (c.n == 0) {
@@ -489,11 +486,11 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
       *skip = 1;
       return NULL;
     }
-    gv_buf b = GV_BUF_INIT;
-    gv_buf_printf(&b, "%s\n\n%s\n-- \n%s\n",
+    gv_str *b = gv_str_new();
+    gv_str_printf(b, "%s\n\n%s\n-- \n%s\n",
                   fr ? "Ce qui s'est passé depuis le dernier résumé :" : "What happened since the last summary:",
                   c.text, gv_host_forum_title(em->h, p->language));
-    body = gv_buf_steal(&b);
+    body = gv_str_finish(b);
     free(c.text);
   } else {
     email_note note;
@@ -708,8 +705,8 @@ static int cmd_test(void *state, gv_host *h, int argc, char **argv) {
   char mid[400], body[512];
   uint8_t rnd[8];
   char hex[17];
-  if (gv_random(rnd, sizeof rnd) != GV_OK) memset(rnd, 0, sizeof rnd);
-  gv_hex(rnd, sizeof rnd, hex);
+  if (gv_random_bytes(rnd, sizeof rnd) != GV_OK) memset(rnd, 0, sizeof rnd);
+  gv_text_hex(rnd, sizeof rnd, hex);
   snprintf(mid, sizeof mid, "<gavel.%s.test.%s@%s>", gv_host_forum_id(h), hex, em->s.domain);
   snprintf(body, sizeof body, "This is a test message from %s (%s).\nMail from this forum reaches you.\n",
            gv_host_forum_title(h, "en"), gv_host_forum_id(h));
@@ -747,7 +744,7 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
 static void shutdown_email(void *state) {
   email *em = state;
   if (em == NULL) return;
-  gv_wipe(em->s.password, sizeof em->s.password);
+  gv_random_wipe(em->s.password, sizeof em->s.password);
   int curl = em->curl_ready;
   free(em);
   if (curl) curl_global_cleanup();

@@ -6,10 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/buf.h"
-#include "base/crypto.h"
 #include "email.h"
-#include "base/time.h"
 
 /* ---- Texts ------------------------------------------------------------------------------------ */
 
@@ -18,7 +15,7 @@ static int fr(const gv_person *p) { return p->language && strcmp(p->language, "f
 /* A deadline as the forum's people read it: "2027-01-15 17:00 (Indian/Mauritius)". */
 static void local_time(gv_host *h, int64_t ms, char *out, size_t size) {
   char t[64];
-  gv_time_strftime(ms, gv_host_forum_time_zone(h), "%Y-%m-%d %H:%M", t, sizeof t);
+  gv_clock_strftime(ms, gv_host_forum_time_zone(h), "%Y-%m-%d %H:%M", t, sizeof t);
   snprintf(out, size, "%s (%s)", t, gv_host_forum_time_zone(h));
 }
 
@@ -76,17 +73,17 @@ static void actor_phrase(gv_host *h, int64_t event_id, const gv_person *reader, 
   else snprintf(out, size, "%s", name);
 }
 
-static void link_line(gv_buf *b, const email_settings *s, int64_t item_id) {
-  if (s->base_url[0] && item_id > 0) gv_buf_printf(b, "\n%s/items/%lld\n", s->base_url, (long long)item_id);
+static void link_line(gv_str *b, const email_settings *s, int64_t item_id) {
+  if (s->base_url[0] && item_id > 0) gv_str_printf(b, "\n%s/items/%lld\n", s->base_url, (long long)item_id);
 }
 
-static void footer(gv_buf *b, gv_host *h, const email_settings *s, const gv_person *p) {
-  gv_buf_printf(b, "\n-- \n%s\n", gv_host_forum_title(h, p->language));
+static void footer(gv_str *b, gv_host *h, const email_settings *s, const gv_person *p) {
+  gv_str_printf(b, "\n-- \n%s\n", gv_host_forum_title(h, p->language));
   if (fr(p))
-    gv_buf_printf(b, "Message automatique envoyé au compte %s. Pour choisir comment être averti : %s%s\n",
+    gv_str_printf(b, "Message automatique envoyé au compte %s. Pour choisir comment être averti : %s%s\n",
                   p->username, s->base_url[0] ? s->base_url : "", s->base_url[0] ? "/me" : "votre profil");
   else
-    gv_buf_printf(b, "An automatic message to the account %s. To choose how you are told: %s%s\n", p->username,
+    gv_str_printf(b, "An automatic message to the account %s. To choose how you are told: %s%s\n", p->username,
                   s->base_url[0] ? s->base_url : "", s->base_url[0] ? "/me" : "your profile");
 }
 
@@ -104,7 +101,7 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
   const char *action = json_string_value(json_object_get(pl, "action"));
   gv_item_info item;
   int have_item = o.item_id > 0 && gv_host_item(h, o.item_id, p->language, action, &item, err) == GV_OK;
-  gv_buf b = GV_BUF_INIT;
+  gv_str *b = gv_str_new();
   int reminder = strcmp(o.topic, "reminder") == 0, account = strcmp(o.topic, "account.added_to_member") == 0;
   if (have_item && !reminder && !account) {
     char who[300];
@@ -115,22 +112,22 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
       snprintf(out->subject, sizeof out->subject, fr(p) ? "[%s] Nouveau : %s" : "[%s] New: %s", forum, item.title);
     else
       snprintf(out->subject, sizeof out->subject, fr(p) ? "[%s] %s : %s" : "[%s] %s: %s", forum, item.title, what);
-    gv_buf_printf(&b, "%s\n%s\n\n", item.workflow_title, item.title);
+    gv_str_printf(b, "%s\n%s\n\n", item.workflow_title, item.title);
     if (created)
-      gv_buf_printf(&b, fr(p) ? "Ouvert par %s.\n" : "Opened by %s.\n", who);
+      gv_str_printf(b, fr(p) ? "Ouvert par %s.\n" : "Opened by %s.\n", who);
     else
-      gv_buf_printf(&b, "%s%s %s.\n", what, fr(p) ? " :" : ":", who);
-    gv_buf_printf(&b, fr(p) ? "État : %s.\n" : "State: %s.\n", item.state_label);
+      gv_str_printf(b, "%s%s %s.\n", what, fr(p) ? " :" : ":", who);
+    gv_str_printf(b, fr(p) ? "État : %s.\n" : "State: %s.\n", item.state_label);
     /* A workflow's own words travel only once the item hides nothing. */
     const char *message = json_string_value(json_object_get(json_object_get(pl, "data"), "message"));
-    if (message && !item.sealed) gv_buf_printf(&b, "\n%s\n", message);
-    link_line(&b, s, o.item_id);
+    if (message && !item.sealed) gv_str_printf(b, "\n%s\n", message);
+    link_line(b, s, o.item_id);
   } else if (reminder && have_item) {
     /* A reminder goes only to states that have still not answered, before the deadline,
      * and only to people who still act for a state it was about. */
     int64_t deadline = 0;
     const char *dl = json_string_value(json_object_get(pl, "deadline"));
-    if (dl == NULL || gv_time_parse(dl, &deadline) != GV_OK || deadline <= gv_host_now(h)) out->skip = 1;
+    if (dl == NULL || gv_clock_parse(dl, &deadline) != GV_OK || deadline <= gv_host_now(h)) out->skip = 1;
     int concerned = 0;
     size_t i;
     json_t *m;
@@ -140,20 +137,20 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
     char when[128];
     local_time(h, deadline, when, sizeof when);
     snprintf(out->subject, sizeof out->subject, fr(p) ? "[%s] Rappel : %s" : "[%s] Reminder: %s", forum, item.title);
-    gv_buf_printf(&b, "%s\n%s\n\n", item.workflow_title, item.title);
+    gv_str_printf(b, "%s\n%s\n\n", item.workflow_title, item.title);
     if (fr(p))
-      gv_buf_printf(&b, "%s n'a pas encore répondu. Échéance : %s.\n",
+      gv_str_printf(b, "%s n'a pas encore répondu. Échéance : %s.\n",
                     p->member ? gv_host_member_name(h, p->member, "fr") : "Votre État", when);
     else
-      gv_buf_printf(&b, "%s has not answered yet. Deadline: %s.\n",
+      gv_str_printf(b, "%s has not answered yet. Deadline: %s.\n",
                     p->member ? gv_host_member_name(h, p->member, "en") : "Your state", when);
-    link_line(&b, s, o.item_id);
+    link_line(b, s, o.item_id);
   } else if (account) {
     const char *member = json_string_value(json_object_get(pl, "member"));
     const char *state = gv_host_member_name(h, member, p->language);
     snprintf(out->subject, sizeof out->subject,
              fr(p) ? "[%s] Un nouveau compte agit pour %s" : "[%s] A new account acts for %s", forum, state);
-    gv_buf_printf(&b,
+    gv_str_printf(b,
                   fr(p) ? "Le compte %s (%s) peut désormais agir pour %s.\n"
                           "Si vous ne l'attendiez pas, prévenez le secrétariat.\n"
                         : "The account %s (%s) can now act for %s.\n"
@@ -166,11 +163,11 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
                   state);
   } else {
     snprintf(out->subject, sizeof out->subject, "[%s] %s", forum, o.topic);
-    gv_buf_printf(&b, "%s\n", o.topic);
-    link_line(&b, s, o.item_id);
+    gv_str_printf(b, "%s\n", o.topic);
+    link_line(b, s, o.item_id);
   }
-  footer(&b, h, s, p);
-  out->body = gv_buf_steal(&b);
+  footer(b, h, s, p);
+  out->body = gv_str_finish(b);
   json_decref(pl);
   json_decref(aud);
   free(o.payload);
@@ -203,7 +200,7 @@ static int ascii_plain(const char *s) {
 
 /* A header value: kept as it is if plain ASCII (and no encoded-word look-alike), else RFC 2047
  * encoded words of whole UTF-8 characters, folded. Control characters never pass. */
-static void header_text_encoded(gv_buf *b, const char *v) {
+static void header_text_encoded(gv_str *b, const char *v) {
   size_t n = strlen(v), i = 0;
   int first = 1;
   while (i < n) {
@@ -223,81 +220,81 @@ static void header_text_encoded(gv_buf *b, const char *v) {
     size_t k = 0;
     for (size_t x = i; x < j; x++) chunk[k++] = (uint8_t)((unsigned char)v[x] < ' ' ? ' ' : v[x]);
     char enc[80];
-    gv_base64_encode(chunk, k, enc);
-    gv_buf_printf(b, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", enc);
+    gv_text_base64(chunk, k, enc);
+    gv_str_printf(b, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", enc);
     first = 0;
     i = j;
   }
 }
 
-static void header_text(gv_buf *b, const char *v) {
-  if (ascii_plain(v) && strstr(v, "=?") == NULL) gv_buf_append(b, v, strlen(v));
+static void header_text(gv_str *b, const char *v) {
+  if (ascii_plain(v) && strstr(v, "=?") == NULL) gv_str_append(b, v, strlen(v));
   else header_text_encoded(b, v);
 }
 
 /* A display name before an address: as it is when plain words, quoted when it holds
  * punctuation ("Doe, John"), encoded when it is not ASCII. */
-static void header_phrase(gv_buf *b, const char *v) {
+static void header_phrase(gv_str *b, const char *v) {
   int plain = 1;
   for (const char *c = v; *c; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == ' ' ||
           strchr("!#$%&'*+-/=?^_`{|}~", *c)))
       plain = 0;
   if (plain && *v) {
-    gv_buf_puts(b, v);
+    gv_str_puts(b, v);
   } else if (ascii_plain(v) && strstr(v, "=?") == NULL) {
-    gv_buf_putc(b, '"');
+    gv_str_putc(b, '"');
     for (const char *c = v; *c; c++) {
-      if (*c == '"' || *c == '\\') gv_buf_putc(b, '\\');
-      gv_buf_putc(b, *c);
+      if (*c == '"' || *c == '\\') gv_str_putc(b, '\\');
+      gv_str_putc(b, *c);
     }
-    gv_buf_putc(b, '"');
+    gv_str_putc(b, '"');
   } else {
     /* Encoded words are never punctuation to a parser, whatever they contain. */
     header_text_encoded(b, v);
   }
 }
 
-static void date_header(gv_buf *b, int64_t ms) {
+static void date_header(gv_str *b, int64_t ms) {
   static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
-  gv_buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday % 7], tm.tm_mday,
+  gv_str_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday % 7], tm.tm_mday,
                 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 char *email_message(const email_settings *s, const gv_person *to, const char *message_id, const char *references,
                     int64_t date_ms, const char *subject, const char *body, size_t *len) {
-  gv_buf b = GV_BUF_INIT;
-  date_header(&b, date_ms);
-  gv_buf_puts(&b, "From: ");
-  header_phrase(&b, s->from_name);
-  gv_buf_printf(&b, " <%s>\r\nTo: ", s->from);
-  header_phrase(&b, to->display_name);
-  gv_buf_printf(&b, " <%s>\r\nSubject: ", to->email);
-  header_text(&b, subject);
-  gv_buf_printf(&b, "\r\nMessage-ID: %s\r\n", message_id);
-  if (references && *references) gv_buf_printf(&b, "References: %s\r\n", references);
-  gv_buf_printf(&b,
+  gv_str *b = gv_str_new();
+  date_header(b, date_ms);
+  gv_str_puts(b, "From: ");
+  header_phrase(b, s->from_name);
+  gv_str_printf(b, " <%s>\r\nTo: ", s->from);
+  header_phrase(b, to->display_name);
+  gv_str_printf(b, " <%s>\r\nSubject: ", to->email);
+  header_text(b, subject);
+  gv_str_printf(b, "\r\nMessage-ID: %s\r\n", message_id);
+  if (references && *references) gv_str_printf(b, "References: %s\r\n", references);
+  gv_str_printf(b,
                 "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n"
                 "Content-Language: %s\r\nAuto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: All\r\n\r\n",
                 to->language);
   /* The body, with CRLF line ends, in base64 lines of 76 characters. */
-  gv_buf text = GV_BUF_INIT;
+  gv_str *text = gv_str_new();
   for (const char *c = body; *c; c++) {
-    if (*c == '\n') gv_buf_append(&text, "\r\n", 2);
-    else if (*c != '\r') gv_buf_append(&text, c, 1);
+    if (*c == '\n') gv_str_append(text, "\r\n", 2);
+    else if (*c != '\r') gv_str_append(text, c, 1);
   }
-  size_t tl = text.len;
-  const uint8_t *tp = (const uint8_t *)text.data;
+  size_t tl = gv_str_len(text);
+  const uint8_t *tp = (const uint8_t *)gv_str_data(text);
   for (size_t i = 0; i < tl; i += 57) {
     char line[80];
-    gv_base64_encode(tp + i, tl - i < 57 ? tl - i : 57, line);
-    gv_buf_printf(&b, "%s\r\n", line);
+    gv_text_base64(tp + i, tl - i < 57 ? tl - i : 57, line);
+    gv_str_printf(b, "%s\r\n", line);
   }
-  gv_buf_free(&text);
-  *len = b.len;
-  return gv_buf_steal(&b);
+  gv_str_free(text);
+  *len = gv_str_len(b);
+  return gv_str_finish(b);
 }

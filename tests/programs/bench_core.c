@@ -7,10 +7,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "engine/accounts.h"
 #include "engine/engine.h"
+#include "gavel/plugin.h"
+#include "host/host.h"
 #include "base/time.h"
 #include "base/log.h"
+
+extern const gv_plugin gv_plugin_audit;
+extern const gv_plugin gv_plugin_email;
+extern const gv_plugin gv_plugin_web;
+
+/* Engines opened the way the gavel command opens them: store, then plugins, then the engine. */
+static gv_cli_env envs[8];
+
+static int engine_open(const char *db, int plugins, const char *plugins_json, gv_engine **out, gv_error *err) {
+  for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++)
+    if (envs[i].store == NULL) {
+      gv_cli_env_options o = {.db = db, .plugins = plugins, .plugins_json = plugins_json, .engine = 1};
+      int rc = gv_cli_env_open(&envs[i], &o, err);
+      *out = envs[i].engine;
+      return rc;
+    }
+  return GV_EINVAL;
+}
+
+static void engine_close(gv_engine *e) {
+  for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++)
+    if (envs[i].engine == e) gv_cli_env_close(&envs[i]);
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -57,9 +83,7 @@ static void setup(const char *db, const char *src, int nitems, gv_engine **out, 
   gv_store_commit(s, &err);
   gv_store_close(s);
   gv_forum_free(f);
-  gv_engine_options eo = {0};
-  eo.db_path = db;
-  if (gv_engine_open(&eo, out, &err) != GV_OK) die("engine", &err);
+  if (engine_open(db, 1, NULL, out, &err) != GV_OK) die("engine", &err);
   char wf[600];
   snprintf(wf, sizeof wf, "%s/workflows", src);
   gv_error errs[8];
@@ -193,6 +217,8 @@ static double run_raw(const char *db, int nitems, long actions, int batch) {
 }
 
 int main(int argc, char **argv) {
+  static const gv_plugin *const builtin[] = {&gv_plugin_audit, &gv_plugin_email, &gv_plugin_web};
+  gv_plugins_set_builtin(builtin, sizeof builtin / sizeof builtin[0]);
   long actions = 200000;
   int items = 2000, batch = 64;
   const char *src = GAVEL_SOURCE_DIR;
@@ -213,7 +239,7 @@ int main(int argc, char **argv) {
   gv_engine *e;
   gv_caller callers[5];
   setup(db, src, items, &e, callers);
-  gv_engine_close(e);
+  engine_close(e);
   /* The raw run writes to an identical copy, so both start from the same state. */
   gv_error err;
   if (gv_store_backup(db, rawdb, &err) != GV_OK) die("copy", &err);
@@ -222,16 +248,9 @@ int main(int argc, char **argv) {
   if (system(cmd) != 0) die("copy the audit key", NULL);
   /* The engine alone (what the plain statements compare with), and the engine as shipped:
    * with the audit plugin writing a Merkle leaf for every action. */
-  gv_engine_options eo = {0};
-  eo.db_path = db;
-  eo.no_plugins = 1;
-  if (gv_engine_open(&eo, &e, &err) != GV_OK) die("engine", &err);
+  if (engine_open(db, 0, NULL, &e, &err) != GV_OK) die("engine", &err);
   gv_engine *ea;
-  gv_engine_options ao = {0};
-  ao.db_path = auditdb;
-  json_t *only_audit = json_pack("{s:b, s:b}", "email", 0, "web", 0);
-  ao.plugins = only_audit;
-  if (gv_engine_open(&ao, &ea, &err) != GV_OK) die("engine with audit", &err);
+  if (engine_open(auditdb, 1, "{\"email\": false, \"web\": false}", &ea, &err) != GV_OK) die("engine with audit", &err);
   /* Interleave them, so machine noise hits all alike. */
   long growth = 0, g;
   double eng = 0, raw = 0, aud = 0;
@@ -252,9 +271,8 @@ int main(int argc, char **argv) {
   printf("engine + audit log    %.0f actions/s (as shipped: a salted Merkle leaf per action)\n", aud);
   printf("ratio audited/plain   %.2f\n", aud / raw);
   printf("resident memory       %+ld KiB over %ld engine actions\n", growth, actions);
-  gv_engine_close(e);
-  gv_engine_close(ea);
-  json_decref(only_audit);
+  engine_close(e);
+  engine_close(ea);
   /* Top the database up to a million stored positions and a hundred thousand pending
    * timers (plain inserts: fast), then time opening the engine on it. */
   {
@@ -294,7 +312,7 @@ int main(int argc, char **argv) {
   }
   /* Opening the engine on the database just written. */
   double t0 = now_s();
-  if (gv_engine_open(&eo, &e, &err) != GV_OK) die("engine", &err);
+  if (engine_open(db, 0, NULL, &e, &err) != GV_OK) die("engine", &err);
   char wfdir[600];
   snprintf(wfdir, sizeof wfdir, "%s/workflows", src);
   gv_error errs[8];
@@ -306,7 +324,7 @@ int main(int argc, char **argv) {
   double open_s = now_s() - t0;
   printf("engine open           %.3f s (store, workflows, due timers) with 1000000 positions and %lld pending timers (next due %s)\n", open_s,
          (long long)gv_store_timer_pending_count(gv_engine_store(e)), next == INT64_MAX ? "never" : "known");
-  gv_engine_close(e);
+  engine_close(e);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) return 1;
   return 0;

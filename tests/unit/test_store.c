@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "engine/accounts.h"
-#include "gavel/plugin.h"
 #include "model/forum.h"
 #include "base/time.h"
 #include "store/store.h"
@@ -218,7 +217,7 @@ static void test_backup_consistent_and_private(void **state) {
   tu_rmdir(dir);
 }
 
-static int count_rows(void *ud, const gv_row *row) {
+static int count_rows(void *ud, const gv_store_row *row) {
   (void)row;
   (*(int *)ud)++;
   return 0;
@@ -245,12 +244,12 @@ static void test_plugin_sql_confined(void **state) {
   assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
   assert_int_equal(gv_store_commit(s, &err), GV_OK);
 
-  const gv_plugin_migration good[] = {
+  const gv_store_migration good[] = {
       {1, "things", "CREATE TABLE demo_things(id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX demo_things_v ON demo_things(v);"},
   };
   if (gv_store_plugin_migrate(s, "demo", good, 1, &err) != GV_OK) fail_msg("%s", err.message);
   assert_int_equal(gv_store_plugin_migrate(s, "demo", good, 1, &err), GV_OK); /* recorded: not run twice */
-  gv_arg a[1] = {GV_TEXT("x")};
+  gv_store_arg a[1] = {{GV_STORE_ARG_TEXT, 0, "x", NULL, 0}};
   assert_int_equal(gv_store_plugin_sql(s, "demo", "INSERT INTO demo_things(v) VALUES (?1)", a, 1, NULL, NULL, &err), GV_OK);
   int n = 0;
   assert_int_equal(gv_store_plugin_sql(s, "demo", "SELECT v FROM demo_things", NULL, 0, count_rows, &n, &err), GV_OK);
@@ -312,9 +311,9 @@ static void test_plugin_sql_confined(void **state) {
   gv_error_clear(&err);
   assert_int_equal(gv_store_plugin_sql(s, "other", "SELECT v FROM demo_things", NULL, 0, NULL, NULL, &err), GV_ESTORE);
   /* A migration touching anything but the plugin's own tables fails, and is not recorded. */
-  const gv_plugin_migration bad[] = {{1, "evil", "CREATE TABLE other_x(a); DROP TABLE users;"}};
+  const gv_store_migration bad[] = {{1, "evil", "CREATE TABLE other_x(a); DROP TABLE users;"}};
   assert_int_equal(gv_store_plugin_migrate(s, "other", bad, 1, &err), GV_ESTORE);
-  const gv_plugin_migration bad2[] = {{1, "evil", "CREATE TRIGGER other_t AFTER INSERT ON events BEGIN DELETE FROM events; END;"}};
+  const gv_store_migration bad2[] = {{1, "evil", "CREATE TRIGGER other_t AFTER INSERT ON events BEGIN DELETE FROM events; END;"}};
   assert_int_equal(gv_store_plugin_migrate(s, "other", bad2, 1, &err), GV_ESTORE);
   gv_store_close(s);
   char v[64];
