@@ -80,7 +80,7 @@ void h_items_create(gv_call *c) {
   if (only_keys(c, allowed)) return;
   json_t *wf = json_object_get(c->body, "workflow"), *params = json_object_get(c->body, "params");
   if (!json_is_string(wf)) {
-    api_error(c, GV_EPARSE, "workflow must be a workflow name such as \"consultation\"", "workflow");
+    api_error(c, GV_EPARSE, "workflow must name one of the forum's workflows (GET /v1/workflows lists them)", "workflow");
     return;
   }
   if (params && !json_is_object(params) && !json_is_null(params)) {
