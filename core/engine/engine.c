@@ -906,10 +906,18 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
     /* Behind on timers: this item's due ones fire first, so deadlines hold. */
     if (backlog && reqs[i].item_id) fire_due(e, reqs[i].item_id, now, DUE_BATCH);
     if ((rc = gv_store_savepoint(e->store, &res[i].err)) != GV_OK) continue;
-    if (apply_one(e, &reqs[i], &res[i], now) == GV_OK) {
-      gv_store_release(e->store, &res[i].err);
-    } else {
-      gv_store_rollback_to(e->store);
+    if (apply_one(e, &reqs[i], &res[i], now) != GV_OK || gv_store_release(e->store, &res[i].err) != GV_OK) {
+      if (res[i].err.code == GV_OK) gv_error_set(&res[i].err, GV_ESTORE, NULL, "releasing a savepoint failed");
+      res[i].event_id = 0;
+      /* An action that cannot be undone alone takes the whole batch with it: its
+       * half-written rows must never reach the COMMIT. */
+      if (gv_store_rollback_to(e->store) != GV_OK) {
+        err = res[i].err;
+        rc = GV_ESTORE;
+        e->incident.set = 0;
+        if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
+        goto fail_all;
+      }
       flush_incident(e);
       if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
       e->stats.actions_failed++;

@@ -1,6 +1,7 @@
 /* The Lua sandbox: allow-listed globals, C text helpers, capped library functions, instruction and memory limits, freezing. */
 #define _GNU_SOURCE /* memmem */
 #include "lua/sandbox.h"
+#include "base/alloc.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -54,7 +55,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     sb->mem_hit = 1;
     return NULL;
   }
-  void *p = realloc(ptr, nsize);
+  void *p = gv_realloc(ptr, nsize);
   if (p == NULL) {
     sb->mem_hit = 1;
     return NULL;

@@ -13,11 +13,16 @@ typedef struct gv_migration {
 } gv_migration;
 
 #define GV_STMT_CACHE 128
+/* How often a failed ROLLBACK is tried again (it fails only for want of memory). */
+#define GV_STORE_ROLLBACK_TRIES 3
+/* How long a writer waits for another connection's lock before giving up (ms). */
+#define GV_STORE_BUSY_TIMEOUT_MS 5000
 
 struct gv_store {
   sqlite3 *db;
   char *path;
   int in_tx;
+  int committing;             /* inside gv_store_commit: the one place a transaction may commit */
   int savepoints;
   int fail_after;            /* fault injection: fail the nth write from now */
   gv_store_event_hook event_hook;

@@ -112,6 +112,14 @@ int st_exec_sql(gv_store *s, const char *sql, gv_error *err) {
   return GV_OK;
 }
 
+/* SQLite's commit hook: while a transaction of ours is open, only its COMMIT may commit.
+ * When the database rolled that transaction back by itself (after running out of memory
+ * or an I/O error), a later statement would otherwise run and commit on its own. */
+static int refuse_stray_commit(void *ud) {
+  gv_store *s = ud;
+  return s->in_tx && !s->committing;
+}
+
 static int pragma_text(gv_store *s, const char *sql, char *out, size_t size) {
   sqlite3_stmt *st = NULL;
   out[0] = '\0';
@@ -195,7 +203,8 @@ int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err) {
     goto fail;
   }
   sqlite3_extended_result_codes(s->db, 1);
-  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_busy_timeout(s->db, GV_STORE_BUSY_TIMEOUT_MS);
+  sqlite3_commit_hook(s->db, refuse_stray_commit, s);
   char mode[32], sync[32], fk[32];
   /* A 32 MiB page cache keeps the pages an action touches in memory (and bounds how
    * much memory the store takes). */
@@ -261,10 +270,29 @@ int gv_store_begin(gv_store *s, gv_error *err) {
   return GV_OK;
 }
 
+/* Whether the transaction begin opened is gone: SQLite rolls a whole transaction back by
+ * itself after some errors (out of memory, I/O, disk full). What follows must not run in
+ * autocommit mode, where each statement would commit alone. */
+static int tx_lost(gv_store *s) { return s->in_tx && sqlite3_get_autocommit(s->db); }
+
+static int tx_lost_error(gv_error *err) {
+  return gv_error_set(err, GV_ESTORE, NULL, "the transaction was rolled back by the database after an error");
+}
+
 int gv_store_commit(gv_store *s, gv_error *err) {
+  if (tx_lost(s)) {
+    int code = tx_lost_error(err);
+    gv_store_rollback(s);
+    return code;
+  }
   sqlite3_stmt *st = st_prep(s, "COMMIT", err);
-  if (st == NULL) return GV_ESTORE;
+  if (st == NULL) {
+    gv_store_rollback(s);
+    return GV_ESTORE;
+  }
+  s->committing = 1;
   int rc = sqlite3_step(st);
+  s->committing = 0;
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {
     int code = st_fail(s, err, "committing");
@@ -276,7 +304,10 @@ int gv_store_commit(gv_store *s, gv_error *err) {
 }
 
 void gv_store_rollback(gv_store *s) {
-  if (sqlite3_get_autocommit(s->db) == 0) st_exec_sql(s, "ROLLBACK", NULL);
+  /* ROLLBACK can itself fail for want of memory: try again rather than leave the
+   * connection inside a transaction the next begin would trip over. */
+  for (int tries = 0; tries < GV_STORE_ROLLBACK_TRIES && sqlite3_get_autocommit(s->db) == 0; tries++)
+    st_exec_sql(s, "ROLLBACK", NULL);
   s->in_tx = 0;
   s->savepoints = 0;
 }
@@ -284,6 +315,7 @@ void gv_store_rollback(gv_store *s) {
 int gv_store_in_tx(const gv_store *s) { return s->in_tx; }
 
 int gv_store_savepoint(gv_store *s, gv_error *err) {
+  if (tx_lost(s)) return tx_lost_error(err);
   sqlite3_stmt *st = st_prep(s, "SAVEPOINT gv_action", err);
   if (st == NULL) return GV_ESTORE;
   int rc = sqlite3_step(st) == SQLITE_DONE ? GV_OK : st_fail(s, err, "savepoint");
@@ -293,6 +325,7 @@ int gv_store_savepoint(gv_store *s, gv_error *err) {
 }
 
 int gv_store_release(gv_store *s, gv_error *err) {
+  if (tx_lost(s)) return tx_lost_error(err);
   sqlite3_stmt *st = st_prep(s, "RELEASE gv_action", err);
   if (st == NULL) return GV_ESTORE;
   int rc = sqlite3_step(st) == SQLITE_DONE ? GV_OK : st_fail(s, err, "releasing a savepoint");
@@ -301,10 +334,19 @@ int gv_store_release(gv_store *s, gv_error *err) {
   return rc;
 }
 
-void gv_store_rollback_to(gv_store *s) {
-  /* ROLLBACK TO keeps the savepoint open; RELEASE then discards it. */
-  st_exec_sql(s, "ROLLBACK TO gv_action; RELEASE gv_action", NULL);
-  s->savepoints--;
+int gv_store_rollback_to(gv_store *s) {
+  if (tx_lost(s)) return GV_ESTORE;
+  /* ROLLBACK TO keeps the savepoint open; RELEASE then discards it. Prepared once, so
+   * that undoing an action that failed for want of memory needs almost none. */
+  sqlite3_stmt *back = st_prep(s, "ROLLBACK TO gv_action", NULL);
+  sqlite3_stmt *rel = st_prep(s, "RELEASE gv_action", NULL);
+  int rc = back && rel && sqlite3_step(back) == SQLITE_DONE ? GV_OK : GV_ESTORE;
+  if (back) sqlite3_reset(back);
+  if (rc == GV_OK) rc = sqlite3_step(rel) == SQLITE_DONE ? GV_OK : GV_ESTORE;
+  if (rel) sqlite3_reset(rel);
+  if (rc == GV_OK) s->savepoints--;
+  if (tx_lost(s)) rc = GV_ESTORE;
+  return rc;
 }
 
 void gv_store_fail_after(gv_store *s, int nth) { s->fail_after = nth; }
@@ -324,7 +366,7 @@ int gv_store_backup(const char *src_path, const char *dst_path, gv_error *err) {
                       src ? sqlite3_errmsg(src) : "out of memory");
     goto done;
   }
-  sqlite3_busy_timeout(src, 5000);
+  sqlite3_busy_timeout(src, GV_STORE_BUSY_TIMEOUT_MS);
   if (sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
     rc = gv_error_set(err, GV_EIO, NULL, "cannot open %s", dst_path);
     goto done;

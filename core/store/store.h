@@ -37,7 +37,10 @@ int gv_store_commit(gv_store *s, gv_error *err);
 void gv_store_rollback(gv_store *s);
 int gv_store_savepoint(gv_store *s, gv_error *err);
 int gv_store_release(gv_store *s, gv_error *err);
-void gv_store_rollback_to(gv_store *s);
+/* Undoes everything since the last savepoint and discards it. GV_ESTORE when that was not
+ * possible (or the database dropped the whole transaction): the caller must then roll
+ * the whole transaction back, since the failed action's writes may still be in it. */
+int gv_store_rollback_to(gv_store *s);
 /* Non-zero inside a transaction. */
 int gv_store_in_tx(const gv_store *s);
 
