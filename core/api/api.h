@@ -100,7 +100,7 @@ void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const c
 /* Helpers for handlers. */
 const char *api_query(gv_call *c, const char *name, char *buf, size_t size); /* decoded, or NULL */
 int api_param_id(gv_call *c, int i, int64_t *out);
-int api_require_role(gv_call *c, const char *role);
+int api_require_role(gv_call *c, gv_role role);
 json_t *api_receipt(int64_t event_id, int64_t committed_at); /* {event_id, committed_at} */  /* replies 403 and returns -1 when not */
 json_t *api_user_json(gv_srv *s, const gv_user *u, int full);
 

@@ -520,7 +520,7 @@ void h_me_password(gv_call *c) {
 }
 
 void h_me_accounts(gv_call *c) {
-  if (strcmp(c->user.role, "delegate") != 0) {
+  if (gv_role_parse(c->user.role) != GV_ROLE_DELEGATE) {
     api_error(c, GV_EFORBIDDEN, "only delegates belong to a member state", NULL);
     return;
   }
@@ -543,7 +543,7 @@ void h_me_accounts(gv_call *c) {
 }
 
 void h_users_list(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   gv_user *users = NULL;
   size_t n = 0;
   gv_error err;
@@ -560,7 +560,7 @@ void h_users_list(gv_call *c) {
 }
 
 void h_user_get(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   gv_user u;
   gv_error err;
   if (gv_store_user_find(gv_engine_store(c->srv->e), c->param[0], &u, &err) != GV_OK) {
@@ -608,7 +608,7 @@ static void user_hashed(gv_call *c, int ok, const char *hash, void *ud) {
 }
 
 void h_users_create(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   if (c->body == NULL) {
     api_error(c, GV_EPARSE, "send {username, role, member?, display_name?, email?, language?}", NULL);
     return;
@@ -665,7 +665,7 @@ void h_users_create(gv_call *c) {
 }
 
 void h_user_patch(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   gv_store *st = gv_engine_store(c->srv->e);
   gv_user u;
   gv_error err;
@@ -771,7 +771,7 @@ static void reset_hashed(gv_call *c, int ok, const char *hash, void *ud) {
 }
 
 void h_user_reset(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   gv_user u;
   gv_error err;
   if (gv_store_user_find(gv_engine_store(c->srv->e), c->param[0], &u, &err) != GV_OK) {

@@ -348,7 +348,7 @@ void h_workflows(gv_call *c) {
       json_t *params = json_object();
       for (size_t k = 0; k < wf->create.nparams; k++) {
         json_t *d = gv_param_describe(&wf->create.params[k], NULL, c->srv->forum);
-        if (wf->create.params[k].type == GV_PT_MEMBER && strcmp(c->caller.role, "delegate") == 0)
+        if (wf->create.params[k].type == GV_PT_MEMBER && c->caller.role == GV_ROLE_DELEGATE)
           json_object_set_new(d, "values", json_pack("[s]", c->caller.member));
         json_object_set_new(params, wf->create.params[k].name, d);
       }
@@ -397,7 +397,7 @@ void h_meetings_list(gv_call *c) {
 }
 
 void h_meetings_create(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   static const char *const allowed[] = {"title", "place", "starts_on", "ends_on", NULL};
   if (c->body == NULL) {
     api_error(c, GV_EPARSE, "send {title, place, starts_on, ends_on}", NULL);
@@ -637,7 +637,7 @@ void h_meeting_record(gv_call *c) {
 }
 
 void h_incidents(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   json_t *list = NULL;
   gv_error err;
   if (gv_store_incident_list(gv_engine_store(c->srv->e), 200, &list, &err) != GV_OK) {

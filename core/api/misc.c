@@ -79,7 +79,7 @@ void h_metrics(gv_call *c) {
 }
 
 void h_test_clock(gv_call *c) {
-  if (api_require_role(c, "secretariat")) return;
+  if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   json_t *adv = json_object_get(c->body, "advance_seconds");
   if (!json_is_integer(adv) || json_integer_value(adv) < 0 || json_integer_value(adv) > 10LL * 366 * 86400) {
     api_error(c, GV_EPARAM, "advance_seconds must be a whole number of seconds (0 to ten years)", "advance_seconds");

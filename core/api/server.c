@@ -102,7 +102,7 @@ void api_error(gv_call *c, int code, const char *message, const char *field) {
 
 void api_gv_error(gv_call *c, const gv_error *err) {
   /* Workflow failures are the secretariat's to look into; others get a plain message. */
-  if ((err->code == GV_ESCRIPT || err->code == GV_ELIMIT) && strcmp(c->caller.role, "secretariat") != 0) {
+  if ((err->code == GV_ESCRIPT || err->code == GV_ELIMIT) && c->caller.role != GV_ROLE_SECRETARIAT) {
     api_error(c, err->code, "the workflow failed while running this action; nothing was changed and the "
                             "secretariat can see the incident", NULL);
     return;
@@ -173,10 +173,10 @@ json_t *api_receipt(int64_t event_id, int64_t committed_at) {
   return json_pack("{s:I, s:s}", "event_id", (json_int_t)event_id, "committed_at", gv_time_format(committed_at, ts));
 }
 
-int api_require_role(gv_call *c, const char *role) {
-  if (strcmp(c->user.role, role) == 0) return 0;
+int api_require_role(gv_call *c, gv_role role) {
+  if (gv_role_parse(c->user.role) == role) return 0;
   char msg[128];
-  snprintf(msg, sizeof msg, "only the %s may do this", role);
+  snprintf(msg, sizeof msg, "only the %s may do this", gv_role_name(role));
   api_error(c, GV_EFORBIDDEN, msg, NULL);
   return -1;
 }
@@ -396,7 +396,7 @@ static void on_request(gv_http_req *req, void *ud) {
   snprintf(c->method, sizeof c->method, "%s", req->method);
   s->requests++;
   client_address(s, req, c->client_addr);
-  snprintf(c->caller.role, sizeof c->caller.role, "anonymous");
+  c->caller.role = GV_ROLE_NONE;
   if (s->shutting_down) {
     api_error(c, GV_ECANCELED, "the server is shutting down", NULL);
     return;

@@ -22,8 +22,7 @@ static int may_see(const gv_caller *r, json_t *ev) {
   const char *kind = json_string_value(json_object_get(ev, "kind"));
   if (kind && strcmp(kind, "account") == 0) {
     const char *member = json_string_value(json_object_get(ev, "member"));
-    return strcmp(r->role, "secretariat") == 0 ||
-           (member && strcmp(r->role, "delegate") == 0 && strcmp(r->member, member) == 0);
+    return r->role == GV_ROLE_SECRETARIAT || (member && r->role == GV_ROLE_DELEGATE && strcmp(r->member, member) == 0);
   }
   return 1;
 }

@@ -154,7 +154,7 @@ static void caller_of(lua_State *L, runner *r, const char *username, gv_caller *
   if (strcmp(username, "engine") == 0) {
     memset(c, 0, sizeof *c);
     snprintf(c->username, sizeof c->username, "engine");
-    snprintf(c->role, sizeof c->role, "engine");
+    c->role = GV_ROLE_ENGINE;
     return;
   }
   if (gv_store_user_find(gv_engine_store(r->e), username, &u, NULL) != GV_OK)

@@ -1,5 +1,6 @@
 /* Accounts and accreditation, with every change recorded as a forum-level event. */
 #include "engine/accounts.h"
+#include "model/role.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -17,13 +18,11 @@ int gv_account_username_valid(const char *name) {
 }
 
 int gv_account_check_role(const gv_forum *f, const char *role, const char *member, gv_error *err) {
-  static const char *roles[] = {"secretariat", "chair", "delegate", "observer"};
-  int known = 0;
-  for (int i = 0; i < 4; i++) known |= strcmp(roles[i], role) == 0;
-  if (!known)
+  gv_role r = gv_role_parse(role);
+  if (!gv_role_is_account(r))
     return gv_error_set(err, GV_EPARAM, "role",
                         "unknown role '%s': use secretariat, chair, delegate or observer", role);
-  int is_delegate = strcmp(role, "delegate") == 0;
+  int is_delegate = r == GV_ROLE_DELEGATE;
   int has_member = member != NULL && *member;
   if (is_delegate && !has_member)
     return gv_error_set(err, GV_EPARAM, "member", "a delegate must be bound to a member state");

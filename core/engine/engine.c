@@ -15,13 +15,13 @@ void gv_caller_from_user(gv_caller *c, const gv_user *u) {
   memset(c, 0, sizeof *c);
   c->user_id = u->id;
   snprintf(c->username, sizeof c->username, "%s", u->username);
-  snprintf(c->role, sizeof c->role, "%s", u->role);
+  c->role = gv_role_parse(u->role);
   snprintf(c->member, sizeof c->member, "%s", u->member);
   snprintf(c->forum_id, sizeof c->forum_id, "%s", u->forum_id);
   snprintf(c->language, sizeof c->language, "%s", u->language);
 }
 
-static const gv_caller engine_caller = {0, "engine", "engine", "", ""};
+static const gv_caller engine_caller = {0, "engine", GV_ROLE_ENGINE, "", ""};
 
 /* ---- Opening, clock, forums ------------------------------------------------------------- */
 
@@ -272,28 +272,23 @@ int gv_engine_register_dir(gv_engine *e, const char *dir, gv_error *errs, size_t
 
 /* ---- Applying actions --------------------------------------------------------------------- */
 
-static int chair_acts(const gv_forum *f, const gv_caller *c) {
-  if (strcmp(c->role, "chair") == 0) return 1;
-  return !f->chair_appointed && strcmp(f->chair_acting, "secretariat") == 0 && strcmp(c->role, "secretariat") == 0;
-}
-
 /* Whether caller may take action a on item (NULL when creating). */
 static int may_act(const gv_forum *f, const gv_action *a, const gv_caller *c, const gv_item_row *item) {
-  if (strcmp(c->role, "engine") == 0) return 1;
-  if (strcmp(c->role, "observer") == 0) return 0;
-  if ((a->by & GV_BY_SECRETARIAT) && strcmp(c->role, "secretariat") == 0) return 1;
-  if ((a->by & GV_BY_CHAIR) && chair_acts(f, c)) return 1;
-  if ((a->by & GV_BY_DELEGATE) && strcmp(c->role, "delegate") == 0 && c->member[0]) return 1;
+  if (c->role == GV_ROLE_ENGINE) return 1;
+  if (c->role == GV_ROLE_OBSERVER) return 0;
+  if ((a->by & GV_BY_SECRETARIAT) && c->role == GV_ROLE_SECRETARIAT) return 1;
+  if ((a->by & GV_BY_CHAIR) && gv_role_holds_chair(f, c->role)) return 1;
+  if ((a->by & GV_BY_DELEGATE) && c->role == GV_ROLE_DELEGATE && c->member[0]) return 1;
   if ((a->by & GV_BY_PROPOSER) && item) {
     /* A state's item belongs to the state's current delegates: an account moved to another
      * state (or role) no longer acts for the state it proposed it for. */
-    if (item->member[0]) return strcmp(c->role, "delegate") == 0 && strcmp(c->member, item->member) == 0;
+    if (item->member[0]) return c->role == GV_ROLE_DELEGATE && strcmp(c->member, item->member) == 0;
     return item->created_by && item->created_by == c->user_id;
   }
   return 0;
 }
 
-int gv_engine_is_chair(const gv_forum *f, const gv_caller *c) { return chair_acts(f, c); }
+int gv_engine_is_chair(const gv_forum *f, const gv_caller *c) { return gv_role_holds_chair(f, c->role); }
 
 int gv_engine_may_act(gv_engine *e, const gv_forum *f, const gv_action *a, const gv_caller *c,
                       const gv_item_row *item) {
@@ -318,7 +313,7 @@ static const char *who_may(const gv_action *a, char *buf, size_t size) {
 
 /* Member-typed parameters name the state acted for: a delegate may only name their own. */
 static int check_member_params(const gv_action *a, const json_t *params, const gv_caller *c, gv_error *err) {
-  if (strcmp(c->role, "delegate") != 0) return GV_OK;
+  if (c->role != GV_ROLE_DELEGATE) return GV_OK;
   for (size_t i = 0; i < a->nparams; i++) {
     if (a->params[i].type != GV_PT_MEMBER) continue;
     const char *m = json_string_value(json_object_get(params, a->params[i].name));
@@ -518,7 +513,7 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
   }
   /* The event. The state acted for: a delegate's own; else a member parameter's. */
   const char *member = NULL;
-  if (strcmp(c->caller->role, "delegate") == 0) member = c->caller->member;
+  if (c->caller->role == GV_ROLE_DELEGATE) member = c->caller->member;
   else
     for (size_t i = 0; i < a->nparams && !member; i++)
       if (a->params[i].type == GV_PT_MEMBER) member = json_string_value(json_object_get(p, a->params[i].name));
@@ -648,7 +643,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
     item.title = json_dumps(title, JSON_COMPACT | JSON_ENCODE_ANY);
     item.data = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
     item.created_by = who->user_id;
-    if (strcmp(who->role, "delegate") == 0) snprintf(item.member, sizeof item.member, "%s", who->member);
+    if (who->role == GV_ROLE_DELEGATE) snprintf(item.member, sizeof item.member, "%s", who->member);
     item.created_at = item.updated_at = now;
     /* The meeting the item belongs to, when its params name one. */
     for (size_t i = 0; i < a->nparams; i++)
@@ -675,7 +670,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
       rc = gv_error_set(err, GV_EFORBIDDEN, NULL, "'%s' may be taken only by %s", a->name, who_may(a, roles, sizeof roles));
       goto done;
     }
-    if (a->deadline && strcmp(who->role, "engine") != 0) {
+    if (a->deadline && who->role != GV_ROLE_ENGINE) {
       int64_t due;
       if (gv_store_timer_due(e->store, item.id, a->deadline, &due, NULL) == GV_OK && due <= now) {
         char ts[GV_TIME_BUFSZ];
@@ -707,7 +702,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
   c.now = now;
   gv_actx_begin(&c);
   began = 1;
-  rc = run_action(&c, a, p, q->item_id ? (strcmp(who->role, "engine") == 0 ? "timer" : "action") : "create", NULL,
+  rc = run_action(&c, a, p, q->item_id ? (who->role == GV_ROLE_ENGINE ? "timer" : "action") : "create", NULL,
                   q->item_id == 0, &r->event_id, err);
   if (rc != GV_OK) goto done;
   r->item_id = item.id;

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "model/forum.h"
+#include "model/role.h"
 #include "lua/sandbox.h"
 #include "store/store.h"
 #include "model/workflow.h"
@@ -18,7 +19,7 @@ typedef struct gv_engine gv_engine;
 typedef struct gv_caller {
   int64_t user_id;          /* 0 for the engine itself (timers) */
   char username[64];
-  char role[16];            /* secretariat, chair, delegate, observer, engine */
+  gv_role role;             /* GV_ROLE_NONE for an anonymous caller */
   char member[16];          /* a delegate's state */
   char forum_id[64];
   char language[8];         /* the language the reader reads in ("" : the forum's first) */

@@ -257,7 +257,7 @@ static int m_go(lua_State *L) {
 }
 
 static int is_delegate_of(const gv_caller *who, const char *member) {
-  return strcmp(who->role, "delegate") == 0 && strcmp(who->member, member) == 0;
+  return who->role == GV_ROLE_DELEGATE && strcmp(who->member, member) == 0;
 }
 
 /* item:set_position(member, stance, statement [, {reference = ...}]) */
@@ -269,7 +269,7 @@ static int m_set_position(lua_State *L) {
   if (!c->w->has_positions) return luaL_error(L, "set_position: declare positions = true in the workflow");
   if (gv_forum_member(c->f, member) == NULL) return luaL_error(L, "set_position: '%s' is not a member", member);
   /* Defence in depth: a delegate can only ever set their own state's position. */
-  if (strcmp(c->caller->role, "delegate") == 0 && !is_delegate_of(c->caller, member))
+  if (c->caller->role == GV_ROLE_DELEGATE && !is_delegate_of(c->caller, member))
     return gv_sandbox_raise(L, GV_EFORBIDDEN, "member", "a delegate may act only for their own state");
   json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "member", member, "stance", stance, "statement", statement,
                         "on_behalf", !is_delegate_of(c->caller, member));
@@ -459,7 +459,7 @@ static void push_caller(lua_State *L, const gv_caller *who, const gv_forum *f) {
   lua_createtable(L, 0, 5);
   lua_pushstring(L, who->username);
   lua_setfield(L, -2, "username");
-  lua_pushstring(L, who->role);
+  lua_pushstring(L, gv_role_name(who->role));
   lua_setfield(L, -2, "role");
   if (who->member[0]) {
     lua_pushstring(L, who->member);
@@ -467,7 +467,7 @@ static void push_caller(lua_State *L, const gv_caller *who, const gv_forum *f) {
   }
   lua_pushinteger(L, who->user_id);
   lua_setfield(L, -2, "user_id");
-  lua_pushboolean(L, strcmp(who->role, "engine") == 0);
+  lua_pushboolean(L, who->role == GV_ROLE_ENGINE);
   lua_setfield(L, -2, "is_engine");
 }
 

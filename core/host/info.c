@@ -44,21 +44,18 @@ static void person_of(const gv_user *u, gv_person *out) {
   out->disabled = u->disabled;
 }
 
-static int holds_chair(const gv_forum *f, const gv_user *u) {
-  if (strcmp(u->role, "chair") == 0) return 1;
-  return !f->chair_appointed && strcmp(f->chair_acting, "secretariat") == 0 && strcmp(u->role, "secretariat") == 0;
-}
+static int holds_chair(const gv_forum *f, const gv_user *u) { return gv_role_holds_chair(f, gv_role_parse(u->role)); }
 
 static int is_delegate_of(const gv_user *u, const char *member) {
-  return strcmp(u->role, "delegate") == 0 && member && strcmp(u->member, member) == 0;
+  return gv_role_parse(u->role) == GV_ROLE_DELEGATE && member && strcmp(u->member, member) == 0;
 }
 
 /* Whether one audience word names u. */
 static int word_names(const gv_forum *f, const char *w, const gv_user *u, const gv_item_row *item) {
   if (strcmp(w, "all") == 0) return 1;
-  if (strcmp(w, "secretariat") == 0) return strcmp(u->role, "secretariat") == 0;
+  if (strcmp(w, "secretariat") == 0) return gv_role_parse(u->role) == GV_ROLE_SECRETARIAT;
   if (strcmp(w, "chair") == 0) return holds_chair(f, u);
-  if (strcmp(w, "members") == 0) return strcmp(u->role, "delegate") == 0;
+  if (strcmp(w, "members") == 0) return gv_role_parse(u->role) == GV_ROLE_DELEGATE;
   if (strcmp(w, "proposer") == 0) {
     if (item == NULL) return 0;
     if (item->member[0]) return is_delegate_of(u, item->member);

@@ -166,6 +166,8 @@ json_t *gv_lhost_to_json(lua_State *L, int idx, gv_error *err) {
 
 void gv_lhost_push_json(lua_State *L, const json_t *j) {
   luaL_checkstack(L, 4, "JSON nested too deeply");
+  /* A value jansson could not build (out of memory) is an error, never a crash. */
+  if (j == NULL) luaL_error(L, "not enough memory");
   switch (json_typeof(j)) {
     case JSON_OBJECT: {
       lua_createtable(L, 0, (int)json_object_size(j));

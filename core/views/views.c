@@ -7,13 +7,13 @@
 #include <string.h>
 
 static int privileged(const gv_forum *f, const gv_caller *r) {
-  return strcmp(r->role, "secretariat") == 0 || strcmp(r->role, "engine") == 0 || gv_engine_is_chair(f, r);
+  return r->role == GV_ROLE_SECRETARIAT || r->role == GV_ROLE_ENGINE || gv_engine_is_chair(f, r);
 }
 
 int gv_view_may_see_stance(const gv_forum *f, const gv_caller *reader, const gv_item_row *item, const char *member) {
   if (!item->sealed) return 1;
   if (privileged(f, reader)) return 1;
-  return member && strcmp(reader->role, "delegate") == 0 && strcmp(reader->member, member) == 0;
+  return member && reader->role == GV_ROLE_DELEGATE && strcmp(reader->member, member) == 0;
 }
 
 const char *gv_view_text(const json_t *t, const char *lang) {
@@ -146,7 +146,7 @@ static json_t *actions_for(gv_engine *e, const gv_forum *f, const gv_workflow *w
     for (size_t k = 0; k < a->nparams; k++) {
       /* A delegate's member parameter can only be their own state. */
       json_t *d = gv_param_describe(&a->params[k], data, f);
-      if (a->params[k].type == GV_PT_MEMBER && strcmp(reader->role, "delegate") == 0)
+      if (a->params[k].type == GV_PT_MEMBER && reader->role == GV_ROLE_DELEGATE)
         json_object_set_new(d, "values", json_pack("[s]", reader->member));
       json_object_set_new(params, a->params[k].name, d);
     }
@@ -165,7 +165,7 @@ int gv_view_awaits(gv_engine *e, const gv_caller *reader, const gv_item_row *r) 
     const gv_action *a = &w->actions[i];
     if (a->by == 0 || !gv_action_from(a, r->state) || !gv_engine_may_act(e, f, a, reader, r)) continue;
     /* A state that answered is no longer awaited for its position. */
-    if (w->has_positions && strcmp(reader->role, "delegate") == 0 && (a->by & GV_BY_DELEGATE)) {
+    if (w->has_positions && reader->role == GV_ROLE_DELEGATE && (a->by & GV_BY_DELEGATE)) {
       json_t *raw = NULL;
       int answered = 0;
       if (gv_store_positions(gv_engine_store(e), r->id, 0, &raw, NULL) == GV_OK)
@@ -355,7 +355,7 @@ json_t *gv_view_forum_event(gv_engine *e, const gv_caller *reader, json_t *ev) {
   json_object_del(o, "actor_id");
   json_object_set_new(o, "sealed", json_false());
   /* Where the server keeps its files is the secretariat's business only. */
-  if (strcmp(reader->role, "secretariat") != 0) json_object_del(json_object_get(o, "params"), "path");
+  if (reader->role != GV_ROLE_SECRETARIAT) json_object_del(json_object_get(o, "params"), "path");
   (void)e;
   return o;
 }

@@ -380,8 +380,12 @@ static void run_clean(fixture *fx, const char *label) {
 }
 
 static long sweep(fixture *fx, arm_fn arm, fired_fn fired, const char *label) {
-  long n = 1;
-  while (run_once(fx, arm, fired, n, label)) n++;
+  long n = getenv("GV_FAULT_FROM") ? atol(getenv("GV_FAULT_FROM")) : 1;
+  while (run_once(fx, arm, fired, n, label)) {
+    if (getenv("GV_FAULT_TRACE")) fprintf(stderr, "%s #%ld %lld\n", label, n, (long long)gv_time_real_ms());
+    if (n % 1000 == 0) fprintf(stderr, "%s: %ld runs\n", label, n);
+    n++;
+  }
   run_clean(fx, label);
   printf("%s: %ld faults injected, one per run, all recovered\n", label, n - 1);
   fflush(stdout);
@@ -396,6 +400,10 @@ int main(int argc, char **argv) {
   fixture_setup(&fx);
   /* A clean batch first: it also loads what the engine caches. */
   run_clean(&fx, "clean");
+  arm_alloc(0);
+  run_clean(&fx, "counting");
+  printf("a clean batch makes %ld allocations\n", alloc_calls);
+  fflush(stdout);
   long allocs = sweep(&fx, arm_alloc, alloc_hit, "allocation");
   io_kinds = FAIL_WRITE;
   io_error = SQLITE_IOERR_WRITE;
