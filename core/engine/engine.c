@@ -593,6 +593,12 @@ static int params_need_data(const gv_param *p, size_t n) {
   return 0;
 }
 
+/* The code of a failure a callee reported by returning NULL: its error, or out of memory
+ * when it could not even say (a NULL from jansson or an allocation). Never GV_OK. */
+static int failed_code(gv_error *err) {
+  return err->code != GV_OK ? err->code : gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+}
+
 /* Applies one request inside the batch (the savepoint is the caller's). */
 static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t now) {
   gv_error *err = &r->err;
@@ -634,7 +640,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
     refctx rx = {e, f->id};
     if ((rc = check_member_params(a, q->params, who, err)) != GV_OK) goto done;
     if ((p = gv_params_validate(a->params, a->nparams, q->params, f, NULL, now, ref_check, &rx, err)) == NULL) {
-      rc = err->code;
+      rc = failed_code(err);
       goto done;
     }
     snprintf(item.forum_id, sizeof item.forum_id, "%s", f->id);
@@ -657,7 +663,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
       goto done;
     }
     if ((w = gv_engine_workflow_version(e, item.forum_id, item.version_id, err)) == NULL) {
-      rc = err->code;
+      rc = failed_code(err);
       goto done;
     }
     a = q->action ? gv_workflow_action(w, q->action) : NULL;
@@ -690,7 +696,7 @@ static int apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t n
     refctx rx = {e, f->id};
     p = gv_params_validate(a->params, a->nparams, q->params, f, c.data, now, ref_check, &rx, err);
     if (p == NULL) {
-      rc = err->code;
+      rc = failed_code(err);
       goto done;
     }
   }

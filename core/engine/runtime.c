@@ -271,44 +271,73 @@ static int m_set_position(lua_State *L) {
   /* Defence in depth: a delegate can only ever set their own state's position. */
   if (c->caller->role == GV_ROLE_DELEGATE && !is_delegate_of(c->caller, member))
     return gv_sandbox_raise(L, GV_EFORBIDDEN, "member", "a delegate may act only for their own state");
-  json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "member", member, "stance", stance, "statement", statement,
-                        "on_behalf", !is_delegate_of(c->caller, member));
+  const char *reference = NULL;
   if (lua_type(L, 5) == LUA_TTABLE) {
     lua_getfield(L, 5, "reference");
-    if (lua_type(L, -1) == LUA_TSTRING) json_object_set_new(p, "reference", json_string(lua_tostring(L, -1)));
-    lua_pop(L, 1);
+    reference = lua_tostring(L, -1); /* stays on the stack (alive) until we return */
   }
-  if (c->positions == NULL) c->positions = json_array();
-  json_array_append_new(c->positions, p);
+  json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "member", member, "stance", stance, "statement", statement,
+                        "on_behalf", !is_delegate_of(c->caller, member));
+  if (p && reference && json_object_set_new(p, "reference", json_string(reference)) != 0) {
+    json_decref(p);
+    p = NULL;
+  }
+  if (p && c->positions == NULL) c->positions = json_array();
+  /* A position that could not be noted must fail the action, never vanish from it. */
+  if (p == NULL || c->positions == NULL || json_array_append_new(c->positions, p) != 0) {
+    if (c->positions == NULL) json_decref(p);
+    return luaL_error(L, "not enough memory");
+  }
   return 0;
 }
 
 /* The item's current positions (stored, then those set by this action). */
-static json_t *positions_now(gv_actx *c) {
+static json_t *positions_now(lua_State *L, gv_actx *c) {
   json_t *cur = NULL;
-  if (gv_store_positions(c->e->store, c->item->id, 0, &cur, NULL) != GV_OK) cur = json_object();
+  gv_error err;
+  gv_error_clear(&err);
+  /* A store that cannot answer is an error: reading it as "no positions yet" would let
+   * the workflow decide on the wrong count. */
+  if (gv_store_positions(c->e->store, c->item->id, 0, &cur, &err) != GV_OK || cur == NULL) {
+    json_decref(cur);
+    luaL_error(L, "positions: %s", err.message);
+  }
   size_t i;
   json_t *p;
   json_array_foreach(c->positions, i, p) {
     json_t *o = json_pack("{s:O, s:O, s:O, s:I}", "stance", json_object_get(p, "stance"), "statement",
                           json_object_get(p, "statement"), "on_behalf", json_object_get(p, "on_behalf"),
                           "at", (json_int_t)c->now);
-    json_object_set_new(cur, json_string_value(json_object_get(p, "member")), o);
+    if (o == NULL || json_object_set_new(cur, json_string_value(json_object_get(p, "member")), o) != 0) {
+      json_decref(cur);
+      luaL_error(L, "not enough memory");
+    }
   }
   return cur;
 }
 
-static int m_positions(lua_State *L) {
-  gv_actx *c = need(L);
-  json_t *cur = positions_now(c);
-  gv_lhost_push_json(L, cur);
-  json_decref(cur);
+static int push_json_protected(lua_State *L) {
+  gv_lhost_push_json(L, lua_touserdata(L, 1));
   return 1;
 }
 
-static int members_by_answer(lua_State *L, int answered) {
+static int m_positions(lua_State *L) {
   gv_actx *c = need(L);
-  json_t *cur = positions_now(c);
+  json_t *cur = positions_now(L, c);
+  /* Pushed in a protected call: a memory error there must not leak cur. */
+  lua_pushcfunction(L, push_json_protected);
+  lua_pushlightuserdata(L, cur);
+  int rc = lua_pcall(L, 1, 1, 0);
+  json_decref(cur);
+  if (rc != LUA_OK) return lua_error(L);
+  return 1;
+}
+
+/* Fills a list of the members whose answer is (or is not) in the positions at index 1. */
+static int fill_members(lua_State *L) {
+  const json_t *cur = lua_touserdata(L, 1);
+  int answered = lua_toboolean(L, 2);
+  const gv_actx *c = lua_touserdata(L, 3);
   lua_newtable(L);
   lua_Integer n = 0;
   for (size_t i = 0; i < c->f->nmembers; i++) {
@@ -318,7 +347,20 @@ static int members_by_answer(lua_State *L, int answered) {
       lua_rawseti(L, -2, ++n);
     }
   }
+  return 1;
+}
+
+static int members_by_answer(lua_State *L, int answered) {
+  gv_actx *c = need(L);
+  json_t *cur = positions_now(L, c);
+  /* Built in a protected call: a memory error while building it must not leak cur. */
+  lua_pushcfunction(L, fill_members);
+  lua_pushlightuserdata(L, cur);
+  lua_pushboolean(L, answered);
+  lua_pushlightuserdata(L, c);
+  int rc = lua_pcall(L, 3, 1, 0);
   json_decref(cur);
+  if (rc != LUA_OK) return lua_error(L);
   return 1;
 }
 
@@ -338,8 +380,12 @@ static int m_notify(lua_State *L) {
     json_decref(aud);
     return luaL_error(L, "notify: data: %s", e.message);
   }
-  if (c->notices == NULL) c->notices = json_array();
-  json_array_append_new(c->notices, json_pack("{s:s, s:o, s:o}", "topic", topic, "audience", aud, "data", data));
+  json_t *notice = json_pack("{s:s, s:o, s:o}", "topic", topic, "audience", aud, "data", data);
+  if (notice && c->notices == NULL) c->notices = json_array();
+  if (notice == NULL || c->notices == NULL || json_array_append_new(c->notices, notice) != 0) {
+    if (c->notices == NULL) json_decref(notice);
+    return luaL_error(L, "not enough memory");
+  }
   return 0;
 }
 

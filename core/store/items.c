@@ -352,6 +352,15 @@ int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, 
     *path = st_col_dup(st, 2);
     st_col_copy(st, 3, sha256, 65);
     *modules = st_col_dup(st, 4);
+    if (*name == NULL || *source == NULL) {
+      free(*name);
+      free(*source);
+      free(*path);
+      free(*modules);
+      *name = *source = *path = *modules = NULL;
+      sqlite3_reset(st);
+      return gv_error_set(err, GV_ENOMEM, NULL, "out of memory reading workflow version %lld", (long long)id);
+    }
   }
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? GV_OK : gv_error_set(err, GV_ENOTFOUND, NULL, "no workflow version %lld", (long long)id);

@@ -2,6 +2,7 @@
 #include "store/internal.h"
 #include "base/time.h"
 #include "base/log.h"
+#include "base/alloc.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -82,7 +83,7 @@ void st_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size) {
 
 char *st_col_dup(sqlite3_stmt *st, int i) {
   const unsigned char *t = sqlite3_column_text(st, i);
-  return t ? strdup((const char *)t) : NULL;
+  return t ? gv_strdup((const char *)t) : NULL;
 }
 
 json_t *st_col_json(sqlite3_stmt *st, int i) {

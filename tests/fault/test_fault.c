@@ -288,7 +288,11 @@ static void check_outcome(const fixture *fx, const batch *b, int apply_rc, water
       if (apply_rc == GV_OK && r->err.code != GV_OK && r->err.message[0] == '\0') die(run, "a refusal without a message");
       continue;
     }
-    if (r->event_id <= before.event) die(run, "an acknowledged action has no new event id");
+    if (r->event_id <= before.event) {
+      fprintf(stderr, "action %d (%s): event %lld\n", i, b->reqs[i].action ? b->reqs[i].action : "create",
+              (long long)r->event_id);
+      die(run, "an acknowledged action has no new event id");
+    }
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id = ? AND action = '%s'",
              b->reqs[i].action ? b->reqs[i].action : "create");
