@@ -124,6 +124,21 @@ int api_session_new(gv_call *c, const gv_user *u, const char *kind, char *token,
 /* Live updates. */
 void api_streams_commit(gv_engine *e, int64_t first, int64_t last, void *ud);
 void api_streams_close_all(gv_srv *s);
+/* Ends the live streams opened under session_id (the session was revoked). */
+void api_streams_session_ended(gv_srv *s, int64_t session_id);
+/* Sends a keep-alive comment on every live stream. */
+void api_streams_ping(gv_srv *s);
+
+/* Counts and logs a finished call (status is what it was answered). */
+void api_call_finish(gv_call *c, int status);
+/* The answer to an applied action: the receipt and the item as c's caller sees it. Caller owns. */
+json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res);
+/* Inside the action's savepoint: builds the answer of the queued call ud (a gv_pending) and,
+ * with an idempotency key, stores it in the same transaction. */
+int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, void *ud);
+/* Answers a request whose Idempotency-Key is already recorded: the original answer, or
+ * 422 if the request differs. Returns 1 if it answered. */
+int api_idem_replay(gv_call *c, const char *hash);
 
 /* Handlers (one file per area). */
 void h_healthz(gv_call *c);

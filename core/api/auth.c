@@ -326,7 +326,6 @@ void h_login(gv_call *c) {
   }
 }
 
-void api_streams_session_ended(gv_srv *s, int64_t session_id);
 
 void h_logout(gv_call *c) {
   gv_store_session_revoke(gv_engine_store(c->srv->e), c->sess.id, gv_time_real_ms(), NULL);

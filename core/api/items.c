@@ -42,7 +42,6 @@ void h_forum(gv_call *c) {
 
 /* ---- Items ---------------------------------------------------------------------------------- */
 
-json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res);
 json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res) {
   gv_error err;
   json_t *item = gv_view_item(s->e, &c->caller, res->item_id, &err);

@@ -40,7 +40,6 @@ static void count(gv_call *c, int status) {
   c->route->counts[k]++;
 }
 
-void api_call_finish(gv_call *c, int status);
 void api_call_finish(gv_call *c, int status) {
   count(c, status);
   double ms = (mono() - c->started) * 1000.0;
@@ -220,7 +219,6 @@ void api_enqueue(gv_call *c, gv_action_req *req, json_t *own_params, json_t *own
   uv_check_start(&s->flush, flush_cb);
 }
 
-int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, void *ud);
 
 /* Called inside the action's savepoint: builds the answer and, with an idempotency key,
  * stores it in the same transaction. */
@@ -228,9 +226,6 @@ static int applied(gv_engine *e, gv_action_req *req, gv_action_res *res, void *u
   gv_pending *p = ud;
   return api_pending_applied(e, req, res, p);
 }
-
-/* Exposed to api_items.c, which knows how an item answer looks. */
-json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res);
 
 int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, void *ud) {
   gv_pending *p = ud;
@@ -254,7 +249,6 @@ int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, vo
 
 /* Answers a request whose Idempotency-Key is already recorded: the original answer, or
  * 422 if the request differs. Returns 1 if it answered. */
-int api_idem_replay(gv_call *c, const char *hash);
 int api_idem_replay(gv_call *c, const char *hash) {
   const char *key = gv_http_header_get(c->req, "idempotency-key");
   if (key == NULL || !c->authed) return 0;
@@ -350,7 +344,6 @@ static void commit_listener(gv_engine *e, int64_t first, int64_t last, void *ud)
   api_streams_commit(e, first, last, s);
 }
 
-void api_streams_ping(gv_srv *s);
 
 static void on_housekeeping(uv_timer_t *t) {
   gv_srv *s = t->data;

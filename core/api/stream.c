@@ -15,7 +15,6 @@ struct gv_stream {
   int closed;
 };
 
-void api_call_finish(gv_call *c, int status);
 
 /* Forum-level events: accounts are seen by the secretariat and the state concerned. */
 static int may_see(const gv_caller *r, json_t *ev) {
@@ -148,7 +147,6 @@ void api_streams_commit(gv_engine *e, int64_t first, int64_t last, void *ud) {
   json_decref(evs);
 }
 
-void api_streams_session_ended(gv_srv *s, int64_t session_id);
 void api_streams_session_ended(gv_srv *s, int64_t session_id) {
   gv_stream *st = s->streams;
   while (st) {
@@ -158,7 +156,6 @@ void api_streams_session_ended(gv_srv *s, int64_t session_id) {
   }
 }
 
-void api_streams_ping(gv_srv *s);
 void api_streams_ping(gv_srv *s) {
   check_streams(s);
   gv_stream *st = s->streams;

@@ -58,6 +58,9 @@ int st_exec_sql(gv_store *s, const char *sql, gv_error *err);
 /* Column i parsed as JSON (NULL column → json null); caller owns the result. */
 json_t *st_col_json(sqlite3_stmt *st, int i);
 
+/* Finalizes the store's cached plugin statements (plugin_sql.c; called when the store closes). */
+void gv_store_plugin_forget(gv_store *s);
+
 /* Column i as a JSON string / integer, or JSON null for SQL NULL; caller owns the result. */
 json_t *st_jstr(sqlite3_stmt *st, int i);
 json_t *st_jint(sqlite3_stmt *st, int i);

@@ -216,7 +216,6 @@ static int cached(gv_store *s, sqlite3_stmt *st) {
   return 0;
 }
 
-void gv_store_plugin_forget(gv_store *s);
 /* Finalizes the store's cached plugin statements (called when the store closes). */
 void gv_store_plugin_forget(gv_store *s) {
   for (int i = 0; i < PLUGIN_CACHE; i++)

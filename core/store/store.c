@@ -242,8 +242,6 @@ fail:
   return rc;
 }
 
-void gv_store_plugin_forget(gv_store *s);
-
 void gv_store_close(gv_store *s) {
   if (s == NULL) return;
   gv_store_plugin_forget(s);
