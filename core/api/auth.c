@@ -1,5 +1,6 @@
 /* Accounts over HTTP: sign-in, sessions and CSRF, password hashing off the loop, profiles, users. */
 #include "engine/accounts.h"
+#include "base/alloc.h"
 #include "api/api.h"
 #include "base/crypto.h"
 #include "base/time.h"
@@ -57,7 +58,8 @@ static int queue_job_on(gv_srv *s, gv_call *c, int verify, const char *password,
                         gv_hash_done done, void *ud) {
   if (c && s->hash_queued >= s->cfg.password_queue) return GV_EBUSY;
   if (strlen(password) >= sizeof ((gv_hash_job *)0)->password) return GV_EINVAL;
-  gv_hash_job *j = calloc(1, sizeof *j);
+  gv_hash_job *j = gv_calloc(1, sizeof *j);
+  if (j == NULL) return GV_ENOMEM;
   j->srv = s;
   j->call = c;
   j->verify = verify;
@@ -299,7 +301,11 @@ void h_login(gv_call *c) {
     api_error(c, GV_EAUTH, "invalid username or password", NULL);
     return;
   }
-  login_ctx *l = calloc(1, sizeof *l);
+  login_ctx *l = gv_calloc(1, sizeof *l);
+  if (l == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   l->cookie = json_is_true(cookie);
   /* Throttling by account and address together (an attacker elsewhere cannot lock a
    * real user out), and by address alone. */
@@ -510,7 +516,11 @@ void h_me_password(gv_call *c) {
     api_error(c, GV_EPARAM, "the new password must differ from the current one", "new_password");
     return;
   }
-  pw_ctx *p = calloc(1, sizeof *p);
+  pw_ctx *p = gv_calloc(1, sizeof *p);
+  if (p == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   snprintf(p->new_password, sizeof p->new_password, "%s", nw);
   if (api_hash_verify(c, cur, c->user.password_hash, current_checked, p) != GV_OK) {
     free(p);
@@ -625,7 +635,11 @@ void h_users_create(gv_call *c) {
       return;
     }
   }
-  create_ctx *x = calloc(1, sizeof *x);
+  create_ctx *x = gv_calloc(1, sizeof *x);
+  if (x == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   const char *un = json_string_value(json_object_get(c->body, "username"));
   const char *role = json_string_value(json_object_get(c->body, "role"));
   snprintf(x->u.username, sizeof x->u.username, "%s", un ? un : "");
@@ -777,7 +791,11 @@ void h_user_reset(gv_call *c) {
     api_gv_error(c, &err);
     return;
   }
-  reset_ctx *x = calloc(1, sizeof *x);
+  reset_ctx *x = gv_calloc(1, sizeof *x);
+  if (x == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   x->user_id = u.id;
   gv_token_new(16, x->password, sizeof x->password);
   if (api_hash_new(c, x->password, reset_hashed, x) != GV_OK) {

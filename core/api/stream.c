@@ -1,5 +1,6 @@
 /* Live updates: Server-Sent Events of what each user may see, resumable with Last-Event-ID. */
 #include "api/api.h"
+#include "base/alloc.h"
 #include "base/time.h"
 #include "views/views.h"
 
@@ -26,15 +27,24 @@ static int may_see(const gv_caller *r, json_t *ev) {
   return 1;
 }
 
+/* Room for the "id:", "event:" and "data:" lines around an event's JSON. */
+#define SSE_FRAME_OVERHEAD 96
+
 /* Writes one event to a stream; returns -1 if the stream was dropped. */
 static int send_event(gv_srv *s, gv_stream *st, json_t *ev) {
   if (!may_see(&st->call->caller, ev)) return 0;
   json_t *v = json_is_integer(json_object_get(ev, "item_id")) ? gv_view_event(s->e, &st->call->caller, ev) : NULL;
   if (v == NULL) v = gv_view_forum_event(s->e, &st->call->caller, ev);
-  char *data = json_dumps(v, JSON_COMPACT);
+  char *data = v ? json_dumps(v, JSON_COMPACT) : NULL;
   json_decref(v);
-  size_t len = strlen(data) + 96;
-  char *msg = malloc(len);
+  size_t len = data ? strlen(data) + SSE_FRAME_OVERHEAD : 0;
+  char *msg = data ? gv_malloc(len) : NULL;
+  /* An event that cannot be sent whole drops the stream: the client reconnects with
+   * Last-Event-ID and misses nothing. */
+  if (msg == NULL) {
+    free(data);
+    return -1;
+  }
   int n = snprintf(msg, len, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)json_integer_value(json_object_get(ev, "id")),
                    json_object_get(ev, "item_id") && !json_is_null(json_object_get(ev, "item_id")) ? "item" : "forum", data);
   int rc = gv_http_stream_write(st->call->req, msg, (size_t)n);
@@ -77,7 +87,11 @@ void h_stream(gv_call *c) {
       return;
     }
   }
-  gv_stream *st = calloc(1, sizeof *st);
+  gv_stream *st = gv_calloc(1, sizeof *st);
+  if (st == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   st->call = c;
   st->session_id = c->sess.id;
   gv_http_header h[3] = {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-store"},

@@ -1,5 +1,6 @@
 /* A growable byte buffer. */
 #include "base/buf.h"
+#include "base/alloc.h"
 #include "base/error.h"
 
 #include <stdio.h>
@@ -14,7 +15,7 @@ static int grow(gv_buf *b, size_t extra) {
     if (cap > ((size_t)-1) / 2) { b->failed = 1; return GV_ENOMEM; }
     cap *= 2;
   }
-  char *p = realloc(b->data, cap);
+  char *p = gv_realloc(b->data, cap);
   if (p == NULL) { b->failed = 1; return GV_ENOMEM; }
   b->data = p;
   b->cap = cap;

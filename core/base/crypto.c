@@ -1,5 +1,6 @@
 /* Cryptography through OpenSSL 3: SHA-256, random tokens, PBKDF2 passwords, Ed25519. */
 #include "base/crypto.h"
+#include "base/alloc.h"
 #include "base/error.h"
 
 #include <openssl/crypto.h>
@@ -52,7 +53,7 @@ void gv_sha256_hex(const void *data, size_t len, char out[GV_SHA256_HEX_LEN]) {
 }
 
 gv_sha256_ctx *gv_sha256_new(void) {
-  gv_sha256_ctx *c = malloc(sizeof *c);
+  gv_sha256_ctx *c = gv_malloc(sizeof *c);
   if (c == NULL) return NULL;
   c->md = EVP_MD_CTX_new();
   if (c->md == NULL || EVP_DigestInit_ex(c->md, sha256_md(), NULL) != 1) {
@@ -109,7 +110,7 @@ size_t gv_base64_encode(const uint8_t *in, size_t len, char *out) {
 long gv_base64_decode(const char *in, uint8_t *out, size_t outsize) {
   size_t len = strlen(in);
   if (len % 4 != 0 || len / 4 * 3 > outsize + 2) return -1;
-  unsigned char *tmp = malloc(len / 4 * 3 + 1);
+  unsigned char *tmp = gv_malloc(len / 4 * 3 + 1);
   if (tmp == NULL) return -1;
   int n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
   if (n < 0) { free(tmp); return -1; }

@@ -6,7 +6,7 @@
 
 /* The changes from a to b as [{op: "same"|"del"|"add", text}], adjacent runs merged.
  * Works on words and the spaces between them; very long texts fall back to whole
- * paragraphs. New reference. */
+ * paragraphs. New reference, or NULL when out of memory. */
 json_t *gv_diff_text(const char *a, const char *b);
 
 #endif

@@ -1,5 +1,6 @@
 /* The gavel command line: finds the subcommand, parses its options, prints usage. */
 #include "cli/cli.h"
+#include "base/alloc.h"
 #include "base/log.h"
 #include "host/host.h"
 #include "lua/config.h"
@@ -148,7 +149,7 @@ int gv_cli_main(int argc, char **argv, const gv_plugin *const *builtin, size_t n
     o->value = NULL;
     o->nvalues = 0;
   }
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = gv_calloc((size_t)argc + 1, sizeof *pos);
   int npos = 0, only_pos = 0, rc;
   for (int i = 1 + used; i < argc; i++) {
     const char *a = argv[i];

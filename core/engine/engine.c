@@ -1,5 +1,6 @@
 /* The engine: batches of actions in one transaction with a savepoint each, durable timers, workflow versions. */
 #include "engine/internal.h"
+#include "base/alloc.h"
 #include "base/time.h"
 #include "base/log.h"
 
@@ -10,6 +11,8 @@
 #include <time.h>
 
 #define DUE_BATCH 1000
+/* The first size of the loaded-versions cache (it doubles). */
+#define WF_CACHE_INITIAL 8
 
 void gv_caller_from_user(gv_caller *c, const gv_user *u) {
   memset(c, 0, sizeof *c);
@@ -27,7 +30,7 @@ static const gv_caller engine_caller = {0, "engine", GV_ROLE_ENGINE, "", ""};
 
 int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
   *out = NULL;
-  gv_engine *e = calloc(1, sizeof *e);
+  gv_engine *e = gv_calloc(1, sizeof *e);
   if (e == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
   if (o->store) {
     e->store = o->store;
@@ -61,7 +64,11 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
         gv_engine_close(e);
         return err ? err->code : GV_ESTORE;
       }
-      e->forums = calloc(1, sizeof *e->forums);
+      if ((e->forums = gv_calloc(1, sizeof *e->forums)) == NULL) {
+        gv_forum_free(f);
+        gv_engine_close(e);
+        return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+      }
       e->forums[0] = f;
       e->nforums = 1;
     }
@@ -125,15 +132,24 @@ int gv_engine_on_commit(gv_engine *e, gv_engine_commit_fn fn, void *ud) {
 
 /* ---- Workflow versions ------------------------------------------------------------------- */
 
-static void cache_add(gv_engine *e, const char *forum_id, gv_workflow *w) {
+/* Keeps w (taking it) in the cache of loaded versions. GV_ENOMEM (w freed) when the cache
+ * cannot grow. */
+static int cache_add(gv_engine *e, const char *forum_id, gv_workflow *w) {
   if (e->nwfs == e->capwfs) {
-    e->capwfs = e->capwfs ? e->capwfs * 2 : 8;
-    e->wfs = realloc(e->wfs, e->capwfs * sizeof *e->wfs);
+    size_t cap = e->capwfs ? e->capwfs * 2 : WF_CACHE_INITIAL;
+    wf_entry *grown = gv_realloc(e->wfs, cap * sizeof *e->wfs);
+    if (grown == NULL) {
+      gv_workflow_free(w);
+      return GV_ENOMEM;
+    }
+    e->wfs = grown;
+    e->capwfs = cap;
   }
   wf_entry *x = &e->wfs[e->nwfs++];
   snprintf(x->forum_id, sizeof x->forum_id, "%s", forum_id);
   x->version_id = w->version_id;
   x->w = w;
+  return GV_OK;
 }
 
 const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id, int64_t version_id,
@@ -167,7 +183,10 @@ const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id
     return NULL;
   }
   w->version_id = version_id;
-  cache_add(e, forum_id, w);
+  if (cache_add(e, forum_id, w) != GV_OK) {
+    gv_error_set(err, GV_ENOMEM, NULL, "out of memory loading workflow version %lld", (long long)version_id);
+    return NULL;
+  }
   return w;
 }
 
@@ -225,7 +244,10 @@ int gv_engine_register_source(gv_engine *e, const char *path, const char *src, s
     for (size_t i = 0; i < e->nwfs; i++)
       if (e->wfs[i].version_id == vid && strcmp(e->wfs[i].forum_id, f->id) == 0) have = 1;
     if (have) gv_workflow_free(w);
-    else cache_add(e, f->id, w);
+    else if (cache_add(e, f->id, w) != GV_OK) {
+      if (*nerrs < maxerrs) gv_error_set_at(&errs[(*nerrs)++], GV_ENOMEM, path, 0, "out of memory");
+      result = GV_ENOMEM;
+    }
   }
   return result;
 }
@@ -251,9 +273,14 @@ int gv_engine_register_dir(gv_engine *e, const char *dir, gv_error *errs, size_t
     free(list[i]);
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) continue;
-    char *src = malloc(GV_SANDBOX_MAX_SOURCE + 1);
-    size_t len = fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp);
+    char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 1);
+    size_t len = src ? fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp) : 0;
     fclose(fp);
+    if (src == NULL) {
+      if (*nerrs < maxerrs) gv_error_set_at(&errs[(*nerrs)++], GV_ENOMEM, path, 0, "out of memory");
+      result = GV_ENOMEM;
+      continue;
+    }
     size_t k = 0;
     int rc = gv_engine_register_source(e, path, src, len, errs + *nerrs, maxerrs - *nerrs, &k);
     *nerrs += k;

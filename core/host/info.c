@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "base/alloc.h"
 #include "base/time.h"
 #include "host/internal.h"
 

@@ -1,5 +1,6 @@
 /* Server-side TLS sessions with OpenSSL over two memory BIOs; libuv moves the ciphertext. */
 #include "http/tls.h"
+#include "base/alloc.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ int gv_tls_ctx_new(const char *cert_file, const char *key_file, gv_error *err, g
   gv_tls_ctx *t = NULL;
   *out = NULL;
   ERR_clear_error();
-  t = calloc(1, sizeof *t);
+  t = gv_calloc(1, sizeof *t);
   if (!t) {
     rc = gv_error_set(err, GV_ENOMEM, NULL, "Out of memory creating the TLS context.");
     goto cleanup;
@@ -101,7 +102,7 @@ void gv_tls_ctx_free(gv_tls_ctx *ctx) {
 
 int gv_tls_new(gv_tls_ctx *ctx, gv_tls **out) {
   int rc = GV_ENOMEM;
-  gv_tls *t = calloc(1, sizeof *t);
+  gv_tls *t = gv_calloc(1, sizeof *t);
   BIO *rbio = NULL, *wbio = NULL;
   *out = NULL;
   if (!t) goto cleanup;

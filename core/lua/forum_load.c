@@ -1,5 +1,6 @@
 /* Loads a forum file (Lua, sandboxed) into a gv_forum, with file:line messages for every mistake. */
 #include "base/crypto.h"
+#include "base/alloc.h"
 #include "model/forum.h"
 #include "base/time.h"
 #include "lua/bridge.h"
@@ -220,7 +221,7 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
                 "the forum needs members = { member \"KM\" { en = \"Comoros\", fr = \"Comores\" }, ... }");
   int members = lua_gettop(L);
   f->nmembers = lua_rawlen(L, members);
-  f->members = calloc(f->nmembers, sizeof *f->members);
+  f->members = gv_calloc(f->nmembers, sizeof *f->members);
   for (size_t i = 0; i < f->nmembers; i++) {
     lua_rawgeti(L, members, (lua_Integer)i + 1);
     int m = lua_gettop(L);
@@ -362,7 +363,7 @@ int gv_forum_load_string(const char *chunkname, const char *source, size_t len, 
                          gv_error *err) {
   *out = NULL;
   /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
-  char *src = malloc(len + 1);
+  char *src = gv_malloc(len + 1);
   if (src == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
   memcpy(src, source, len);
   src[len] = '\0';
@@ -418,7 +419,7 @@ int gv_forum_load_string(const char *chunkname, const char *source, size_t len, 
   lua_getfield(L, decl, "id");
   lua_getfield(L, decl, "body");
   loader ld = {L, chunkname, src, (int)lua_tointeger(L, decl + 1), err};
-  f = calloc(1, sizeof *f);
+  f = gv_calloc(1, sizeof *f);
   if (f == NULL) { rc = gv_error_set(err, GV_ENOMEM, NULL, NULL); goto done; }
   read_args args = {&ld, lua_tostring(L, decl + 2), f, GV_OK};
   lua_pushcfunction(L, read_forum_protected);
@@ -448,7 +449,7 @@ int gv_forum_load_file(const char *path, gv_forum **out, gv_error *err) {
   *out = NULL;
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) return gv_error_set_at(err, GV_ENOTFOUND, path, 0, "cannot read the forum file");
-  char *src = malloc(GV_SANDBOX_MAX_SOURCE + 1);
+  char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 1);
   size_t n = src ? fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp) : 0;
   fclose(fp);
   if (src == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);

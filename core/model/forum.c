@@ -1,5 +1,6 @@
 /* Forum definitions in C: texts per language, members, rules, and their JSON form. */
 #include "model/forum.h"
+#include "base/alloc.h"
 #include "base/time.h"
 
 #include <jansson.h>
@@ -20,7 +21,7 @@ const char *gv_i18n_get(const gv_i18n *t, const char *lang) {
 int gv_i18n_set(gv_i18n *t, const char *lang, const char *text) {
   for (int i = 0; i < t->n; i++) {
     if (strcmp(t->lang[i], lang) == 0) {
-      char *p = strdup(text);
+      char *p = gv_strdup(text);
       if (p == NULL) return GV_ENOMEM;
       free(t->text[i]);
       t->text[i] = p;
@@ -28,7 +29,7 @@ int gv_i18n_set(gv_i18n *t, const char *lang, const char *text) {
     }
   }
   if (t->n == GV_MAX_LANGS || strlen(lang) >= sizeof t->lang[0]) return GV_EINVAL;
-  char *p = strdup(text);
+  char *p = gv_strdup(text);
   if (p == NULL) return GV_ENOMEM;
   snprintf(t->lang[t->n], sizeof t->lang[0], "%s", lang);
   t->text[t->n++] = p;
@@ -137,7 +138,11 @@ int gv_forum_from_json(const char *text, gv_forum **out, gv_error *err) {
     json_decref(o);
     return gv_error_set(err, GV_ESTORE, NULL, "stored forum definition is not valid JSON");
   }
-  gv_forum *f = calloc(1, sizeof *f);
+  gv_forum *f = gv_calloc(1, sizeof *f);
+  if (f == NULL) {
+    json_decref(o);
+    return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  }
   int rc = GV_OK;
   snprintf(f->id, sizeof f->id, "%s", jstr(o, "id", ""));
   snprintf(f->short_name, sizeof f->short_name, "%s",
@@ -153,7 +158,13 @@ int gv_forum_from_json(const char *text, gv_forum **out, gv_error *err) {
   }
   json_t *members = json_object_get(o, "members");
   f->nmembers = json_array_size(members);
-  f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof *f->members);
+  f->members = gv_calloc(f->nmembers ? f->nmembers : 1, sizeof *f->members);
+  if (f->members == NULL) {
+    f->nmembers = 0;
+    json_decref(o);
+    gv_forum_free(f);
+    return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  }
   json_array_foreach(members, i, v) {
     snprintf(f->members[i].code, sizeof f->members[i].code, "%s",
              jstr(v, "code", ""));

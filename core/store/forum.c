@@ -1,5 +1,6 @@
 /* The store's forum-level tables: forums, members, users, meetings, events, outbox, incidents. */
 #include "store/internal.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,7 @@ int gv_store_user_list(gv_store *s, const char *forum_id, const char *member, gv
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
-      gv_user *p = realloc(*out, cap * sizeof **out);
+      gv_user *p = gv_realloc(*out, cap * sizeof **out);
       if (p == NULL) { sqlite3_reset(st); free(*out); *out = NULL; *n = 0; return GV_ENOMEM; }
       *out = p;
     }
@@ -255,17 +256,31 @@ int gv_store_meeting_list(gv_store *s, const char *forum_id, gv_meeting **out, s
   if (st == NULL) return GV_ESTORE;
   st_bind_text(st, 1, forum_id);
   size_t cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 8;
-      gv_meeting *p = realloc(*out, cap * sizeof **out);
-      if (p == NULL) break;
+      gv_meeting *p = gv_realloc(*out, cap * sizeof **out);
+      if (p == NULL) {
+        step = SQLITE_NOMEM;
+        break;
+      }
       *out = p;
     }
     read_meeting(st, &(*out)[(*n)++]);
   }
+  /* A list cut short (out of memory, a read error) is an error, never a shorter answer. */
+  int rc = step == SQLITE_DONE ? GV_OK
+           : step == SQLITE_NOMEM ? gv_error_set(err, GV_ENOMEM, NULL, "out of memory")
+                                  : st_fail(s, err, "reading");
   sqlite3_reset(st);
-  return GV_OK;
+  if (rc != GV_OK) {
+    for (size_t i = 0; i < *n; i++) gv_meeting_clear(&(*out)[i]);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 int gv_store_meeting_set_agenda_adopted(gv_store *s, int64_t id, int64_t at, gv_error *err) {

@@ -1,5 +1,6 @@
 /* The store's item tables: items, positions, timers, counters, workflow versions, and event reads. */
 #include "store/internal.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,17 +94,31 @@ int gv_store_item_list(gv_store *s, const gv_item_filter *f, gv_item_row **out, 
   sqlite3_bind_int64(st, 5, f->after_id);
   sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : 100);
   size_t cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
-      gv_item_row *p = realloc(*out, cap * sizeof **out);
-      if (p == NULL) break;
+      gv_item_row *p = gv_realloc(*out, cap * sizeof **out);
+      if (p == NULL) {
+        step = SQLITE_NOMEM;
+        break;
+      }
       *out = p;
     }
     read_item(st, &(*out)[(*n)++]);
   }
+  /* A list cut short (out of memory, a read error) is an error, never a shorter answer. */
+  int rc = step == SQLITE_DONE ? GV_OK
+           : step == SQLITE_NOMEM ? gv_error_set(err, GV_ENOMEM, NULL, "out of memory")
+                                  : st_fail(s, err, "reading");
   sqlite3_reset(st);
-  return GV_OK;
+  if (rc != GV_OK) {
+    for (size_t i = 0; i < *n; i++) gv_item_row_clear(&(*out)[i]);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 /* ---- Positions ------------------------------------------------------------------------- */
@@ -217,11 +232,15 @@ int gv_store_timers_due(gv_store *s, int64_t item_id, int64_t now, int limit, gv
   sqlite3_bind_int(st, 2, limit);
   if (item_id) sqlite3_bind_int64(st, 3, item_id);
   size_t cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 8;
-      gv_timer_row *p = realloc(*out, cap * sizeof **out);
-      if (p == NULL) break;
+      gv_timer_row *p = gv_realloc(*out, cap * sizeof **out);
+      if (p == NULL) {
+        step = SQLITE_NOMEM;
+        break;
+      }
       *out = p;
     }
     gv_timer_row *t = &(*out)[(*n)++];
@@ -230,8 +249,17 @@ int gv_store_timers_due(gv_store *s, int64_t item_id, int64_t now, int limit, gv
     st_col_copy(st, 2, t->name, sizeof t->name);
     t->due_at = sqlite3_column_int64(st, 3);
   }
+  /* A list cut short (out of memory, a read error) is an error, never a shorter answer. */
+  int rc = step == SQLITE_DONE ? GV_OK
+           : step == SQLITE_NOMEM ? gv_error_set(err, GV_ENOMEM, NULL, "out of memory")
+                                  : st_fail(s, err, "reading");
   sqlite3_reset(st);
-  return GV_OK;
+  if (rc != GV_OK) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 int gv_store_timer_fired(gv_store *s, int64_t id, int64_t fired_at, int64_t event_id, gv_error *err) {

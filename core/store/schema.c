@@ -1,5 +1,6 @@
 /* The database schema as numbered migrations; each runs once, in order, and is recorded. */
 #include "store/internal.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -222,11 +223,11 @@ static void load_core_names(void) {
     while (sqlite3_step(st) == SQLITE_ROW) {
       if (ncore_names == cap) {
         cap = cap ? cap * 2 : 64;
-        char **grown = realloc(core_names, cap * sizeof *grown);
+        char **grown = gv_realloc(core_names, cap * sizeof *grown);
         if (grown == NULL) break;
         core_names = grown;
       }
-      core_names[ncore_names++] = strdup((const char *)sqlite3_column_text(st, 0));
+      core_names[ncore_names++] = gv_strdup((const char *)sqlite3_column_text(st, 0));
     }
   }
   sqlite3_finalize(st);

@@ -191,10 +191,13 @@ static int migrate(gv_store *s, int flags, gv_error *err) {
 
 int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err) {
   *out = NULL;
-  gv_store *s = calloc(1, sizeof *s);
+  gv_store *s = gv_calloc(1, sizeof *s);
   if (s == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
   int rc = GV_OK;
-  s->path = strdup(path);
+  if ((s->path = gv_strdup(path)) == NULL) {
+    rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
+    goto fail;
+  }
   int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (flags & GV_STORE_CREATE) oflags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
