@@ -200,6 +200,12 @@ static void flush_cb(uv_check_t *h);
 void api_enqueue(gv_call *c, gv_action_req *req, json_t *own_params, json_t *own_title, int created) {
   gv_srv *s = c->srv;
   gv_pending *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    json_decref(own_params);
+    json_decref(own_title);
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   p->call = c;
   p->req = *req;
   p->req.caller = &c->caller;
@@ -234,6 +240,9 @@ int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, vo
   p->status = p->created ? 201 : 200;
   p->response = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(body);
+  /* An answer that cannot be written down undoes the action: a client is never left
+   * without the receipt of something that committed. */
+  if (p->response == NULL) return gv_error_set(&res->err, GV_ENOMEM, NULL, "out of memory building the answer");
   if (p->idem_key[0]) {
     int rc = gv_store_idem_put(gv_engine_store(e), p->call->user.id, p->idem_key, p->idem_hash, p->status,
                                p->response, res->committed_at, &res->err);
@@ -286,16 +295,21 @@ static void flush_cb(uv_check_t *h) {
     }
     gv_action_req *reqs = calloc(n, sizeof *reqs);
     gv_action_res *res = calloc(n, sizeof *res);
-    for (size_t i = 0; i < n; i++) {
-      reqs[i] = batch[i]->req;
-      reqs[i].applied = applied;
-      reqs[i].applied_ud = batch[i];
+    /* Without room for the batch, nothing is applied and every client hears so. */
+    if (reqs != NULL && res != NULL) {
+      for (size_t i = 0; i < n; i++) {
+        reqs[i] = batch[i]->req;
+        reqs[i].applied = applied;
+        reqs[i].applied_ud = batch[i];
+      }
+      gv_engine_apply(s->e, reqs, res, n);
+      s->commit_batches++;
     }
-    gv_engine_apply(s->e, reqs, res, n);
-    s->commit_batches++;
     for (size_t i = 0; i < n; i++) {
       gv_pending *p = batch[i];
-      if (res[i].err.code == GV_OK && p->response) {
+      if (res == NULL || reqs == NULL) {
+        api_error(p->call, GV_ENOMEM, NULL, NULL);
+      } else if (res[i].err.code == GV_OK && p->response) {
         api_text(p->call, p->status, "application/json; charset=utf-8", p->response, strlen(p->response));
       } else if (p->twin) {
         if (!api_idem_replay(p->call, p->idem_hash)) api_error(p->call, GV_ECONFLICT, "retry the request", NULL);
@@ -383,6 +397,10 @@ static void client_address(gv_srv *s, gv_http_req *req, char out[64]) {
 static void on_request(gv_http_req *req, void *ud) {
   gv_srv *s = ud;
   gv_call *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    gv_http_respond_error(req, gv_err_http_status(GV_ENOMEM), gv_err_name(GV_ENOMEM), gv_strerror(GV_ENOMEM), NULL);
+    return;
+  }
   c->srv = s;
   c->req = req;
   c->started = mono();
@@ -494,7 +512,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 int gv_server_run(const gv_config *cfg, gv_engine *e, struct gv_plugins *plugins) {
   signal(SIGPIPE, SIG_IGN);
   gv_srv *s = calloc(1, sizeof *s);
-  if (s == NULL) return 1;
+  if (s == NULL) {
+    fprintf(stderr, "gavel: out of memory\n");
+    return 1;
+  }
   s->cfg = *cfg;
   uv_loop_t loop;
   uv_loop_init(&loop);

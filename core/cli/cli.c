@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+void *gv_cli_need(void *p) {
+  if (p == NULL) {
+    fputs("gavel: out of memory\n", stderr);
+    exit(1);
+  }
+  return p;
+}
+
 static const gv_cmd *const *tables(void) {
   static const gv_cmd *const t[] = {gv_cli_admin_cmds, gv_cli_workflow_cmds, gv_cli_serve_cmds, NULL};
   return t;
@@ -149,7 +157,7 @@ int gv_cli_main(int argc, char **argv, const gv_plugin *const *builtin, size_t n
     o->value = NULL;
     o->nvalues = 0;
   }
-  char **pos = gv_calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = gv_cli_need(gv_calloc((size_t)argc + 1, sizeof *pos));
   int npos = 0, only_pos = 0, rc;
   for (int i = 1 + used; i < argc; i++) {
     const char *a = argv[i];

@@ -45,6 +45,9 @@ const char *gv_cli_val(gv_opt *opts, const char *name, const char *def);
 int gv_cli_usage_error(const gv_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints an error (gv_error) as "gavel: message" or "file:line: message"; returns 1. */
 int gv_cli_fail(const gv_error *err);
+/* p, or, when an allocation of a command failed (p is NULL), "out of memory" on stderr and
+ * exit status 1: a one-shot command has nothing to keep running for. */
+void *gv_cli_need(void *p);
 
 /* The database a command uses: --db, else $GAVEL_DATABASE, else the configuration's
  * database (--config, else $GAVEL_CONFIG, else ./gavel.conf.lua), else ./gavel.db. Prints

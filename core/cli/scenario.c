@@ -1,6 +1,7 @@
 /* The scenario runner: drives the real engine from Lua test scripts with a virtual clock. */
 #include "cli/scenario.h"
 #include "base/alloc.h"
+#include "cli/cli.h"
 #include "engine/accounts.h"
 #include "engine/engine.h"
 #include "base/time.h"
@@ -120,7 +121,7 @@ static int setup(runner *r, gv_error *err) {
   if (gv_store_open(r->db, GV_STORE_CREATE, &s, err) != GV_OK) return -1;
   int rc = gv_store_begin(s, err);
   if (rc == GV_OK) rc = gv_store_forum_save(s, r->forum, r->now, err);
-  gv_demo_user *du = gv_calloc(3 + r->forum->nmembers, sizeof *du);
+  gv_demo_user *du = gv_cli_need(gv_calloc(3 + r->forum->nmembers, sizeof *du));
   size_t nu = gv_demo_users(r->forum, du);
   for (size_t i = 0; rc == GV_OK && i < nu; i++) {
     gv_user u = {0};
@@ -678,7 +679,7 @@ int gv_scenario_run_file(const char *path, const gv_scenario_opts *o, int *passe
     (*failed)++;
     return -1;
   }
-  char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 1);
+  char *src = gv_cli_need(gv_malloc(GV_SANDBOX_MAX_SOURCE + 1));
   size_t len = fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp);
   fclose(fp);
   gv_sandbox_limits lim = {512u << 20, 2000000000};

@@ -227,7 +227,10 @@ static void load_core_names(void) {
         if (grown == NULL) break;
         core_names = grown;
       }
-      core_names[ncore_names++] = gv_strdup((const char *)sqlite3_column_text(st, 0));
+      const char *name = (const char *)sqlite3_column_text(st, 0);
+      char *copy = name ? gv_strdup(name) : NULL;
+      if (copy == NULL) break;
+      core_names[ncore_names++] = copy;
     }
   }
   sqlite3_finalize(st);
