@@ -6,9 +6,17 @@
 #include <uv.h>
 
 #include "lua/config.h"
+#include "base/time.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "store/store.h"
+
+/* How long an Idempotency-Key's answer is kept and replayed. */
+#define IDEMPOTENCY_WINDOW_MS GV_MS_PER_DAY
+/* Failed sign-ins counted against an account or address for throttling ("wait 15 minutes"). */
+#define LOGIN_THROTTLE_WINDOW_MS (15 * GV_MS_PER_MINUTE)
+/* The longest the loop sleeps before re-reading the wall clock for due timers. */
+#define TIMER_MAX_SLEEP_MS GV_MS_PER_MINUTE
 
 typedef struct gv_srv gv_srv;
 typedef struct gv_call gv_call;

@@ -220,7 +220,7 @@ int api_authenticate(gv_call *c) {
   }
   /* Recording use at most once a minute (or a quarter of the idle timeout, if shorter)
    * keeps most reads from writing. */
-  int64_t every = idle && idle / 4 < 60000 ? idle / 4 : 60000;
+  int64_t every = idle && idle / 4 < GV_MS_PER_MINUTE ? idle / 4 : GV_MS_PER_MINUTE;
   if (now - c->sess.last_used_at >= every) gv_store_session_touch(st, c->sess.id, now, NULL);
   c->authed = 1;
   gv_caller_from_user(&c->caller, &c->user);
@@ -316,7 +316,7 @@ void h_login(gv_call *c) {
   snprintf(l->scope_user, sizeof l->scope_user, "user:%s|%s", lower, c->client_addr);
   snprintf(l->scope_addr, sizeof l->scope_addr, "addr:%s", c->client_addr);
   gv_store *st = gv_engine_store(s->e);
-  int64_t since = gv_time_real_ms() - 15 * 60000;
+  int64_t since = gv_time_real_ms() - LOGIN_THROTTLE_WINDOW_MS;
   if (gv_store_login_failures_since(st, l->scope_user, since) >= s->cfg.login_max_failures ||
       gv_store_login_failures_since(st, l->scope_addr, since) >= s->cfg.login_max_failures_addr) {
     free(l);
@@ -506,7 +506,7 @@ void h_me_password(gv_call *c) {
   }
   char scope[160];
   snprintf(scope, sizeof scope, "user:%s|%s", c->user.username, c->client_addr);
-  if (gv_store_login_failures_since(gv_engine_store(c->srv->e), scope, gv_time_real_ms() - 15 * 60000) >=
+  if (gv_store_login_failures_since(gv_engine_store(c->srv->e), scope, gv_time_real_ms() - LOGIN_THROTTLE_WINDOW_MS) >=
       c->srv->cfg.login_max_failures) {
     api_error(c, GV_EBUSY, "too many wrong passwords from this address: wait 15 minutes", NULL);
     return;

@@ -263,7 +263,7 @@ int api_idem_replay(gv_call *c, const char *hash) {
   if (key == NULL || !c->authed) return 0;
   gv_idem rec = {0};
   if (gv_store_idem_get(gv_engine_store(c->srv->e), c->user.id, key, &rec, NULL) != GV_OK) return 0;
-  if (rec.created_at < gv_engine_now(c->srv->e) - 24 * 3600000LL) {
+  if (rec.created_at < gv_engine_now(c->srv->e) - IDEMPOTENCY_WINDOW_MS) {
     free(rec.response);
     return 0;
   }
@@ -344,12 +344,12 @@ static void arm_timer(gv_srv *s) {
   if (s->shutting_down) return;
   int64_t next = gv_engine_next_due(s->e);
   if (next == INT64_MAX) {
-    uv_timer_start(&s->timer, on_timer, 60000, 0);
+    uv_timer_start(&s->timer, on_timer, TIMER_MAX_SLEEP_MS, 0);
     return;
   }
   int64_t delay = next - gv_engine_now(s->e);
   if (delay < 0) delay = 0;
-  if (delay > 60000) delay = 60000;
+  if (delay > TIMER_MAX_SLEEP_MS) delay = TIMER_MAX_SLEEP_MS;
   uv_timer_start(&s->timer, on_timer, (uint64_t)delay, 0);
 }
 
@@ -365,8 +365,8 @@ static void on_housekeeping(uv_timer_t *t) {
   if (++s->ticks % 180 != 1) return; /* the purge runs about once an hour */
   int64_t now = gv_engine_now(s->e);
   gv_store *st = gv_engine_store(s->e);
-  gv_store_idem_purge(st, now - 24 * 3600000LL, NULL);
-  gv_store_login_failures_clear(st, NULL, now - 24 * 3600000LL, NULL);
+  gv_store_idem_purge(st, now - IDEMPOTENCY_WINDOW_MS, NULL);
+  gv_store_login_failures_clear(st, NULL, now - IDEMPOTENCY_WINDOW_MS, NULL);
 }
 
 /* ---- Requests ---------------------------------------------------------------------------- */
@@ -547,7 +547,7 @@ int gv_server_run(const gv_config *cfg, gv_engine *e, struct gv_plugins *plugins
   lim.max_body = cfg->max_body;
   if (gv_http_server_new(&loop, &lim, on_request, s, &s->http) != GV_OK) goto out;
   if (cfg->tls_cert[0] && gv_http_server_tls(s->http, cfg->tls_cert, cfg->tls_key, &err) != GV_OK) {
-    char buf[700];
+    char buf[GV_ERROR_TEXT_MAX];
     gv_log(GV_LOG_ERROR, "server.tls", "error=\"%s\"", gv_error_format(&err, buf, sizeof buf));
     goto out;
   }

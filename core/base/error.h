@@ -72,6 +72,9 @@ int gv_error_set(gv_error *err, int code, const char *field, const char *fmt, ..
 int gv_error_set_at(gv_error *err, int code, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Room for gv_error_format's "file:line: message" (file, a line number and message). */
+#define GV_ERROR_TEXT_MAX (sizeof ((gv_error *)0)->file + 24 + sizeof ((gv_error *)0)->message)
+
 /* Writes "file:line: message" (or just the message) into buf. Returns buf. */
 const char *gv_error_format(const gv_error *err, char *buf, size_t size);
 

@@ -8,6 +8,12 @@
 /* Size of a buffer that holds any time this module formats. */
 #define GV_TIME_BUFSZ 96
 
+/* Durations in milliseconds, the unit of every time in Gavel. */
+#define GV_MS_PER_SECOND 1000LL
+#define GV_MS_PER_MINUTE (60 * GV_MS_PER_SECOND)
+#define GV_MS_PER_HOUR (60 * GV_MS_PER_MINUTE)
+#define GV_MS_PER_DAY (24 * GV_MS_PER_HOUR)
+
 /* The real wall clock in milliseconds since 1970-01-01T00:00:00Z. */
 int64_t gv_time_real_ms(void);
 

@@ -11,6 +11,11 @@
 #include <time.h>
 
 #define DUE_BATCH 1000
+/* A timer whose action failed for a reason of the database or a plugin (not the workflow)
+ * is tried again this much later. */
+#define TIMER_RETRY_MS (30 * GV_MS_PER_SECOND)
+/* A deadline acted on this much after it passed is marked late in the record. */
+#define TIMER_LATE_MS GV_MS_PER_MINUTE
 /* The first size of the loaded-versions cache (it doubles). */
 #define WF_CACHE_INITIAL 8
 
@@ -177,7 +182,7 @@ const gv_workflow *gv_engine_workflow_version(gv_engine *e, const char *forum_id
   free(mods);
   free(path);
   if (rc != GV_OK) {
-    char buf[600];
+    char buf[GV_ERROR_TEXT_MAX];
     gv_error_format(&errs[0], buf, sizeof buf);
     gv_error_set(err, GV_ESCRIPT, NULL, "stored workflow version %lld does not load: %s", (long long)version_id, buf);
     return NULL;
@@ -288,7 +293,7 @@ int gv_engine_register_dir(gv_engine *e, const char *dir, gv_error *errs, size_t
     if (rc != GV_OK) {
       result = rc;
       for (size_t j = *nerrs - k; j < *nerrs; j++) {
-        char buf[700];
+        char buf[GV_ERROR_TEXT_MAX];
         gv_log(GV_LOG_ERROR, "workflow.rejected", "error=\"%s\"", gv_error_format(&errs[j], buf, sizeof buf));
       }
     }
@@ -381,7 +386,7 @@ static int ref_check(void *ud, gv_ptype type, int64_t id, const char *workflow, 
  * rolled back (so the rollback cannot take it along). */
 static void record_incident(gv_engine *e, const gv_actx *c, const char *action, const gv_error *err,
                             const char *traceback) {
-  char loc[700];
+  char loc[GV_ERROR_TEXT_MAX];
   gv_error_format(err, loc, sizeof loc);
   pending_incident *x = &e->incident;
   memset(x, 0, sizeof *x);
@@ -786,7 +791,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     /* A reminder that comes due after its deadline (the engine was stopped) is moot. */
     if (json_array_size(pending) > 0 && deadline > now) {
       char ts[GV_TIME_BUFSZ], dur[32];
-      snprintf(dur, sizeof dur, "%lldh", before / 3600000);
+      snprintf(dur, sizeof dur, "%lldh", before / GV_MS_PER_HOUR);
       json_t *params = json_pack("{s:s, s:s, s:s, s:O}", "timer", timer, "before", dur, "deadline",
                                  gv_time_format(deadline, ts), "members", pending);
       char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
@@ -844,7 +849,8 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
       char ts[GV_TIME_BUFSZ];
       json_t *extra = json_pack("{s:s, s:s}", "timer", t->name, "due_at", gv_time_format(t->due_at, ts));
       /* The record notes when a deadline was acted on late (e.g. the server was down). */
-      if (now - t->due_at >= 60000) json_object_set_new(extra, "delay_seconds", json_integer((now - t->due_at) / 1000));
+      if (now - t->due_at >= TIMER_LATE_MS)
+        json_object_set_new(extra, "delay_seconds", json_integer((now - t->due_at) / GV_MS_PER_SECOND));
       json_t *p = json_object();
       rc = run_action(&c, a, p, "timer", extra, 0, &event_id, &err);
       json_decref(p);
@@ -863,9 +869,9 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     if (err.code == GV_ESTORE || err.code == GV_ENOMEM || err.code == GV_EIO) {
       /* The database or a plugin failed, not the workflow: the deadline stands and is
        * tried again shortly, after the timers behind it. */
-      gv_store_timer_set(e->store, t->item_id, t->name, now + 30000, NULL);
-      gv_log(GV_LOG_WARN, "timer.retry", "timer=%s item=%lld in_seconds=30 error=\"%s\"", t->name,
-             (long long)t->item_id, err.message);
+      gv_store_timer_set(e->store, t->item_id, t->name, now + TIMER_RETRY_MS, NULL);
+      gv_log(GV_LOG_WARN, "timer.retry", "timer=%s item=%lld in_seconds=%lld error=\"%s\"", t->name,
+             (long long)t->item_id, TIMER_RETRY_MS / GV_MS_PER_SECOND, err.message);
     } else {
       /* A timer whose action fails is set aside (an incident says why) so it cannot
        * block the timers behind it. */
