@@ -1,4 +1,8 @@
-/* Fault injection: fails the Nth allocation, the Nth SQLite write and the Nth sync inside a batch, and checks what survives. */
+/* Fault injection: fails the Nth allocation, the Nth SQLite write and the Nth sync inside a batch, and checks what survives.
+ *
+ * Modelled on SQLite's malloc and I/O-error tests. One engine lives through every run, so
+ * what a fault leaves in its memory is exercised by the runs after it. To reproduce a
+ * failure: GV_FAULT_FROM=N starts each sweep at N, GV_FAULT_TRACE=1 prints every run. */
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -16,6 +20,8 @@
 /* The batch: the five MiDIOCC delegates' positions, a new consultation and a secretariat
  * extension of the deadline, through gv_engine_apply in one transaction. */
 enum { NDELEGATES = 5, BATCH = NDELEGATES + 2 };
+/* How many runs between closing and reopening the engine. */
+enum { REOPEN_EVERY = 64 };
 
 /* A countdown shared by every allocator and by the VFS: 0 means off. */
 static long alloc_countdown, alloc_calls;
@@ -348,7 +354,7 @@ static int run_once(fixture *fx, arm_fn arm, fired_fn fired, long n, const char 
   batch_free(&b);
   fx->runs++;
   /* Every few runs, close and reopen the engine: what it loads must still be sound. */
-  if (fx->runs % 16 == 0) {
+  if (fx->runs % REOPEN_EVERY == 0) {
     gv_engine_close(fx->e);
     fixture_open_engine(fx);
   }
