@@ -1,5 +1,6 @@
 /* The forum, its items and their actions, events, positions, versions; workflows; meetings and records. */
 #include "api/api.h"
+#include "base/alloc.h"
 #include "base/diff.h"
 #include "base/time.h"
 #include "views/record.h"
@@ -309,6 +310,10 @@ void h_item_diff(gv_call *c) {
   const char *b = gv_view_text(json_object_get(json_array_get(v, (size_t)to - 1), "text"), l);
   json_t *d = gv_diff_text(a, b);
   json_decref(v);
+  if (d == NULL) {
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   api_json(c, 200, json_pack("{s:I, s:I, s:s, s:o}", "from", (json_int_t)from, "to", (json_int_t)to, "lang", l, "diff", d));
 }
 
@@ -568,8 +573,16 @@ void h_meeting_adopt_agenda(gv_call *c) {
     api_gv_error(c, &err);
     return;
   }
-  gv_action_req *reqs = calloc(total + 1, sizeof *reqs);
-  gv_action_res *res = calloc(total + 1, sizeof *res);
+  gv_action_req *reqs = gv_calloc(total + 1, sizeof *reqs);
+  gv_action_res *res = gv_calloc(total + 1, sizeof *res);
+  if (reqs == NULL || res == NULL) {
+    for (size_t i = 0; i < total; i++) gv_item_row_clear(&rows[i]);
+    free(rows);
+    free(reqs);
+    free(res);
+    api_error(c, GV_ENOMEM, NULL, NULL);
+    return;
+  }
   for (size_t i = 0; i < total; i++) {
     const gv_workflow *w = gv_engine_workflow_version(c->srv->e, f.forum_id, rows[i].version_id, NULL);
     const gv_action *a = w && w->agenda_adopt ? gv_workflow_action(w, w->agenda_adopt) : NULL;

@@ -1,5 +1,6 @@
 /* Administrative commands: init, user, meeting, backup, incidents. */
 #include "engine/accounts.h"
+#include "base/alloc.h"
 #include "cli/cli.h"
 #include "base/crypto.h"
 #include "engine/engine.h"
@@ -27,7 +28,7 @@ static void *hash_thread(void *arg) {
 }
 
 static int hash_all(hash_job *jobs, size_t n) {
-  pthread_t *t = calloc(n, sizeof *t);
+  pthread_t *t = gv_cli_need(gv_calloc(n ? n : 1, sizeof *t));
   int rc = GV_OK;
   size_t started = 0;
   for (size_t i = 0; i < n; i++) {
@@ -96,11 +97,11 @@ static int cmd_init(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   chmod(db, 0600);
   int64_t now = gv_time_real_ms();
   int rc = 1;
-  gv_demo_user *demo_users = calloc(3 + f->nmembers, sizeof *demo_users);
+  gv_demo_user *demo_users = gv_cli_need(gv_calloc(3 + f->nmembers, sizeof *demo_users));
   size_t nusers = demo ? gv_demo_users(f, demo_users) : 0;
-  hash_job *jobs = calloc(nusers + 1, sizeof *jobs);
-  char (*passwords)[32] = calloc(nusers + 1, sizeof *passwords);
-  int *create = calloc(nusers + 1, sizeof *create);
+  hash_job *jobs = gv_cli_need(gv_calloc(nusers + 1, sizeof *jobs));
+  char (*passwords)[32] = gv_cli_need(gv_calloc(nusers + 1, sizeof *passwords));
+  int *create = gv_cli_need(gv_calloc(nusers + 1, sizeof *create));
   size_t ncreate = 0;
   for (size_t i = 0; i < nusers; i++) {
     gv_user existing;

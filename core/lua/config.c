@@ -1,5 +1,6 @@
 /* Reads gavel.conf.lua: plain assignments in a sandbox, every mistake reported with its line. */
 #include "lua/config.h"
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/time.h"
 #include <jansson.h>
@@ -471,7 +472,7 @@ static int read_config(cl *c, int env, gv_config *cfg) {
 int gv_config_load(const char *path, gv_config *cfg, gv_error *err) {
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) return gv_error_set_at(err, GV_ECONFIG, path, 0, "cannot read the configuration file");
-  char *src = malloc(GV_SANDBOX_MAX_SOURCE + 1);
+  char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 1);
   int rc = GV_ENOMEM;
   if (src == NULL) {
     gv_error_set(err, rc, NULL, "out of memory");
@@ -494,7 +495,7 @@ int gv_config_load_source(const char *name, const char *text, size_t len, gv_con
   if (len > GV_SANDBOX_MAX_SOURCE)
     return gv_error_set_at(err, GV_ECONFIG, name, 0, "the file is over %d bytes", GV_SANDBOX_MAX_SOURCE);
   /* The line finder reads a NUL-terminated copy. */
-  char *src = malloc(len + 1);
+  char *src = gv_malloc(len + 1);
   /* A configuration is a page of assignments: these limits leave it room a thousand times
    * over, and stop a file that loops (even in costly library calls) within two seconds. */
   gv_sandbox_limits lim = {8u << 20, 1000000, 2000};

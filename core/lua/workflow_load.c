@@ -1,5 +1,6 @@
 /* Loads a workflow file: runs its declarations in the sandbox, checks them with file:line messages, builds the C model. */
 #include "base/crypto.h"
+#include "base/alloc.h"
 #include "base/time.h"
 #include "lua/bridge.h"
 #include "lua/sandbox.h"
@@ -163,6 +164,24 @@ static int field_line(ld *c, int idx, const char *key) {
 
 static int decl_line(ld *c, int idx) { return field_line(c, idx, NULL); }
 
+/* The loader's allocations: a NULL raises "not enough memory", a Lua error that the
+ * protected call around the reading reports like any mistake (what was read so far is
+ * owned by the workflow, which gv_workflow_free releases). */
+static void *need_mem(lua_State *L, void *p) {
+  if (p == NULL) luaL_error(L, "not enough memory");
+  return p;
+}
+
+/* Makes room for one more element in arr (cap of them, n used), doubling cap. */
+#define GROW(L, arr, cap, n)                                                      \
+  do {                                                                            \
+    if ((n) == (cap)) {                                                           \
+      void *grown_ = need_mem((L), gv_realloc((arr), (cap) * 2 * sizeof *(arr))); \
+      (arr) = grown_;                                                             \
+      (cap) *= 2;                                                                 \
+    }                                                                             \
+  } while (0)
+
 static int is_decl(lua_State *L, int idx, const char *kind) {
   if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &DECL_MT);
@@ -177,7 +196,7 @@ static int is_decl(lua_State *L, int idx, const char *kind) {
 
 static char *dup_field(lua_State *L, int idx, const char *key) {
   rawfield(L, idx, key);
-  char *s = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
+  char *s = lua_type(L, -1) == LUA_TSTRING ? need_mem(L, gv_strdup(lua_tostring(L, -1))) : NULL;
   lua_pop(L, 1);
   return s;
 }
@@ -216,20 +235,30 @@ static size_t string_list(ld *c, int idx, const char *key, char ***out, const ch
   rawfield(L, idx, key);
   size_t n = 0;
   if (lua_type(L, -1) == LUA_TSTRING) {
-    *out = calloc(1, sizeof **out);
-    (*out)[0] = strdup(lua_tostring(L, -1));
+    char **list = need_mem(L, gv_calloc(1, sizeof *list));
+    if ((list[0] = gv_strdup(lua_tostring(L, -1))) == NULL) {
+      free(list);
+      luaL_error(L, "not enough memory");
+    }
+    *out = list;
     n = 1;
   } else if (lua_type(L, -1) == LUA_TTABLE) {
     size_t len = lua_rawlen(L, -1);
-    *out = calloc(len ? len : 1, sizeof **out);
+    char **list = need_mem(L, gv_calloc(len ? len : 1, sizeof *list));
     for (size_t i = 1; i <= len; i++) {
       lua_rawgeti(L, -1, (lua_Integer)i);
-      if (lua_type(L, -1) != LUA_TSTRING)
+      if (lua_type(L, -1) != LUA_TSTRING) {
         err_at(c, field_line(c, idx, key), "%s: %s must list names in quotes", what, key);
-      else
-        (*out)[n++] = strdup(lua_tostring(L, -1));
+      } else if ((list[n] = gv_strdup(lua_tostring(L, -1))) == NULL) {
+        while (n > 0) free(list[--n]);
+        free(list);
+        luaL_error(L, "not enough memory");
+      } else {
+        n++;
+      }
       lua_pop(L, 1);
     }
+    *out = list;
   } else if (!lua_isnil(L, -1)) {
     err_at(c, field_line(c, idx, key), "%s: %s must be a name in quotes or a list of them", what, key);
   }
@@ -274,16 +303,13 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
 static void read_object_fields(ld *c, int idx, gv_param *p, const char *where) {
   lua_State *L = c->L;
   size_t cap = 8;
-  p->fields = calloc(cap, sizeof *p->fields);
+  p->fields = need_mem(L, gv_calloc(cap, sizeof *p->fields));
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) == LUA_TSTRING && strncmp(lua_tostring(L, -2), "__", 2) != 0) {
       const char *k = lua_tostring(L, -2);
       if (strcmp(k, "required") != 0 && strcmp(k, "label") != 0) {
-        if (p->nfields == cap) {
-          cap *= 2;
-          p->fields = realloc(p->fields, cap * sizeof *p->fields);
-        }
+        GROW(L, p->fields, cap, p->nfields);
         memset(&p->fields[p->nfields], 0, sizeof p->fields[0]);
         read_param(c, lua_gettop(L), k, &p->fields[p->nfields++], where);
       }
@@ -295,7 +321,7 @@ static void read_object_fields(ld *c, int idx, gv_param *p, const char *where) {
 static void read_param(ld *c, int idx, const char *name, gv_param *p, const char *where) {
   lua_State *L = c->L;
   idx = lua_absindex(L, idx);
-  p->name = strdup(name);
+  p->name = need_mem(L, gv_strdup(name));
   int line = gv_lhost_key_line(c->src, name, 1);
   /* A bare constructor (text instead of text {}) is accepted; no other function is run. */
   if (lua_tocfunction(L, idx) == ptype) {
@@ -365,10 +391,10 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   }
   if (p->type == GV_PT_ENUM) {
     size_t n = lua_rawlen(L, idx);
-    p->values = calloc(n ? n : 1, sizeof *p->values);
+    p->values = need_mem(L, gv_calloc(n ? n : 1, sizeof *p->values));
     for (size_t i = 1; i <= n; i++) {
       lua_rawgeti(L, idx, (lua_Integer)i);
-      if (lua_type(L, -1) == LUA_TSTRING) p->values[p->nvalues++] = strdup(lua_tostring(L, -1));
+      if (lua_type(L, -1) == LUA_TSTRING) p->values[p->nvalues++] = need_mem(L, gv_strdup(lua_tostring(L, -1)));
       else err_at(c, line, "%s: enum values must be names in quotes", what);
       lua_pop(L, 1);
     }
@@ -386,7 +412,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   if (p->type == GV_PT_LIST) {
     rawfield(L, idx, "of");
     if (!lua_isnil(L, -1)) {
-      p->of = calloc(1, sizeof *p->of);
+      p->of = need_mem(L, gv_calloc(1, sizeof *p->of));
       read_param(c, lua_gettop(L), "of", p->of, what);
     }
     lua_pop(L, 1);
@@ -415,17 +441,14 @@ static void read_params(ld *c, int idx, gv_action *a, const char *where) {
     return;
   }
   size_t cap = 8;
-  a->params = calloc(cap, sizeof *a->params);
+  a->params = need_mem(L, gv_calloc(cap, sizeof *a->params));
   /* Keep the source order: collect names, then sort them by the line they appear on. */
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -2) != LUA_TSTRING) {
       err_at(c, field_line(c, idx, "params"), "%s: every parameter needs a name (name = type)", where);
     } else {
-      if (a->nparams == cap) {
-        cap *= 2;
-        a->params = realloc(a->params, cap * sizeof *a->params);
-      }
+      GROW(L, a->params, cap, a->nparams);
       memset(&a->params[a->nparams], 0, sizeof a->params[0]);
       read_param(c, lua_gettop(L), lua_tostring(L, -2), &a->params[a->nparams++], where);
     }
@@ -505,7 +528,7 @@ static void read_action(ld *c, int idx, gv_action *a, int is_create) {
   char where[160];
   if (is_create) {
     a->name = dup_field(L, idx, "name");
-    if (a->name == NULL) a->name = strdup("create");
+    if (a->name == NULL) a->name = need_mem(L, gv_strdup("create"));
     snprintf(where, sizeof where, "create");
     static const char *const allowed[] = {"name", "label", "by", "params", "to", "run", "notify", NULL};
     check_fields(c, idx, allowed, "create");
@@ -660,7 +683,7 @@ static void read_timer(ld *c, int idx, gv_timer_decl *t) {
   t->fire_line = field_line(c, idx, "fire");
   rawfield(L, idx, "at");
   if (lua_type(L, -1) == LUA_TSTRING) {
-    t->at_field = strdup(lua_tostring(L, -1));
+    t->at_field = need_mem(L, gv_strdup(lua_tostring(L, -1)));
     lua_pop(L, 1);
   } else if (lua_type(L, -1) == LUA_TFUNCTION) {
     t->at_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -676,7 +699,7 @@ static void read_remind(ld *c, int idx, gv_remind_decl *r) {
   check_fields(c, idx, allowed, "remind");
   r->timer = dup_field(L, idx, "timer");
   r->to = dup_field(L, idx, "to");
-  if (r->to == NULL) r->to = strdup("states_not_answered");
+  if (r->to == NULL) r->to = need_mem(L, gv_strdup("states_not_answered"));
   if (strcmp(r->to, "states_not_answered") != 0 && strcmp(r->to, "members") != 0)
     err_at(c, field_line(c, idx, "to"), "remind: to must be \"states_not_answered\" or \"members\"");
   char **before;
@@ -709,7 +732,12 @@ static void read_workflow(ld *c, int body) {
   char **states;
   w->nstates = string_list(c, body, "states", &states, where);
   if (w->nstates == 0) err_at(c, decl_line(c, body), "%s has no states: add states = { \"open\", \"closed\" }", where);
-  w->states = calloc(w->nstates ? w->nstates : 1, sizeof *w->states);
+  if ((w->states = gv_calloc(w->nstates ? w->nstates : 1, sizeof *w->states)) == NULL) {
+    for (size_t i = 0; i < w->nstates; i++) free(states[i]);
+    free(states);
+    w->nstates = 0;
+    luaL_error(L, "not enough memory");
+  }
   rawfield(L, body, "labels");
   int labels = lua_gettop(L);
   for (size_t i = 0; i < w->nstates; i++) {
@@ -728,9 +756,9 @@ static void read_workflow(ld *c, int body) {
   free(states);
   /* The declarations in the body's list part. */
   size_t n = lua_rawlen(L, body);
-  w->actions = calloc(n ? n : 1, sizeof *w->actions);
-  w->timers = calloc(n ? n : 1, sizeof *w->timers);
-  w->reminds = calloc(n ? n : 1, sizeof *w->reminds);
+  w->actions = need_mem(L, gv_calloc(n ? n : 1, sizeof *w->actions));
+  w->timers = need_mem(L, gv_calloc(n ? n : 1, sizeof *w->timers));
+  w->reminds = need_mem(L, gv_calloc(n ? n : 1, sizeof *w->reminds));
   int have_create = 0;
   size_t later[16], nlater = 0; /* record, agenda, history: read once actions are known */
   for (size_t i = 1; i <= n; i++) {
@@ -873,6 +901,18 @@ void gv_wfl_prepare_env(ld *c, int env) {
   lua_settop(L, env);
 }
 
+/* Builds the file's environment around the table at index 1 for the loader at index 2
+ * (gv_wfl_prepare_env). Run as a protected call: every step allocates in the state, and
+ * running out of memory must be an error, not a panic. */
+static int prepare_env_protected(lua_State *L) {
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &DECL_MT);
+  gv_wfl_prepare_env(lua_touserdata(L, 2), 1);
+  return 0;
+}
+
 int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv_forum *f,
                          const gv_workflow_env *wenv, gv_workflow **out, gv_error *errs, size_t maxerrs,
                          size_t *nerrs) {
@@ -882,7 +922,7 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
   ld c = {0};
   c.file = path;
   /* Line lookups read the source as a C string: keep a NUL-terminated copy. */
-  char *text = malloc(len + 1);
+  char *text = gv_malloc(len + 1);
   if (text == NULL) {
     if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
     *nerrs = 1;
@@ -898,14 +938,16 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
   if (wenv && wenv->lib_dir) snprintf(c.lib_dir, sizeof c.lib_dir, "%s", wenv->lib_dir);
   else gv_wfl_default_lib_dir(path, c.lib_dir, sizeof c.lib_dir);
   gv_sandbox *sb = gv_sandbox_new(limits);
-  if (sb == NULL) {
+  gv_workflow *w = sb ? gv_calloc(1, sizeof *w) : NULL;
+  if (w == NULL) {
+    gv_sandbox_free(sb);
+    free(text);
     if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
     *nerrs = 1;
     return GV_ENOMEM;
   }
   lua_State *L = gv_sandbox_lua(sb);
   c.L = L;
-  gv_workflow *w = calloc(1, sizeof *w);
   w->lua = sb;
   w->create.run_ref = -1;
   c.w = w;
@@ -916,11 +958,13 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
     goto done;
   }
   int env = lua_gettop(L);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &DECL_MT);
-  gv_wfl_prepare_env(&c, env);
+  lua_pushcfunction(L, prepare_env_protected);
+  lua_pushvalue(L, env);
+  lua_pushlightuserdata(L, &c);
+  if (gv_sandbox_call(sb, 2, 0, &e, NULL) != GV_OK) {
+    err_run(&c, &e);
+    goto done;
+  }
   lua_pop(L, 1); /* env */
   int ran = gv_sandbox_call(sb, 0, 0, &e, NULL);
   /* Modules are used while the file loads, never by actions. */
@@ -946,10 +990,15 @@ done:
     gv_workflow_free(w);
     return GV_ECONFIG;
   }
-  w->path = strdup(path);
   w->source = text;
   w->source_len = len;
   w->modules = c.used;
+  if ((w->path = gv_strdup(path)) == NULL) {
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = maxerrs ? 1 : 0;
+    gv_workflow_free(w);
+    return GV_ENOMEM;
+  }
   if (gv_wfl_hash(src, len, w->modules, w->sha256) != GV_OK) {
     if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
     *nerrs = maxerrs ? 1 : 0;
@@ -970,9 +1019,15 @@ int gv_workflow_load_file(const char *path, const gv_forum *f, const gv_workflow
     *nerrs = 1;
     return GV_ENOTFOUND;
   }
-  char *src = malloc(GV_SANDBOX_MAX_SOURCE + 1);
-  size_t n = fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp);
+  char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 1);
+  size_t n = src ? fread(src, 1, GV_SANDBOX_MAX_SOURCE + 1, fp) : 0;
   fclose(fp);
+  if (src == NULL) {
+    *out = NULL;
+    if (maxerrs) gv_error_set_at(&errs[0], GV_ENOMEM, path, 0, "out of memory");
+    *nerrs = 1;
+    return GV_ENOMEM;
+  }
   int rc = gv_workflow_load_env(path, src, n, f, env, out, errs, maxerrs, nerrs);
   free(src);
   return rc;

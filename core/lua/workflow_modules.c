@@ -1,5 +1,6 @@
 /* Workflow modules: `use "name"` runs lib/NAME.lua once, in the workflow's own sandbox, and gives back what it returned. */
 #include "base/crypto.h"
+#include "base/alloc.h"
 #include "lua/sandbox.h"
 #include "lua/workflow_internal.h"
 
@@ -37,7 +38,7 @@ static char *find_source(gv_wfl *c, const char *name, char *path, size_t pathsz,
     }
     snprintf(path, pathsz, "%s", p ? p : name);
     *len = strlen(src);
-    char *copy = malloc(*len + 1);
+    char *copy = gv_malloc(*len + 1);
     if (copy == NULL) snprintf(msg, msgsz, "out of memory");
     else memcpy(copy, src, *len + 1);
     return copy;
@@ -48,7 +49,7 @@ static char *find_source(gv_wfl *c, const char *name, char *path, size_t pathsz,
     snprintf(msg, msgsz, "use \"%s\": there is no module %s", name, path);
     return NULL;
   }
-  char *src = malloc(GV_SANDBOX_MAX_SOURCE + 2);
+  char *src = gv_malloc(GV_SANDBOX_MAX_SOURCE + 2);
   if (src == NULL) {
     fclose(fp);
     snprintf(msg, msgsz, "out of memory");
@@ -160,7 +161,7 @@ int gv_wfl_hash(const char *src, size_t len, const json_t *used, char out[65]) {
     return GV_OK;
   }
   size_t n = json_object_size(used), k = 0;
-  const char **names = calloc(n, sizeof *names);
+  const char **names = gv_calloc(n, sizeof *names);
   gv_sha256_ctx *h = names ? gv_sha256_new() : NULL;
   if (h == NULL) {
     free(names);

@@ -1,5 +1,6 @@
 /* Reads what a workflow declares for the rest of Gavel: record { } (the meeting record), agenda { } (agenda adoption), history { } (sentences). */
 #include "lua/workflow_internal.h"
+#include "base/alloc.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -60,7 +61,7 @@ static void read_fields(gv_wfl *c, int idx, gv_record_decl *r) {
       gv_wfl_err(c, gv_wfl_field_line(c, idx, k), "record: field %s must name a path in the item's data, e.g. \"%s\"", k, k);
     } else {
       free(r->fields[f]);
-      r->fields[f] = strdup(lua_tostring(L, -1));
+      if ((r->fields[f] = gv_strdup(lua_tostring(L, -1))) == NULL) luaL_error(L, "not enough memory");
     }
     lua_pop(L, 1);
   }
