@@ -1,5 +1,6 @@
 /* The composition root: opens the store, then the plugins, then the engine, and wires the plugins' hooks in. */
 #include "cli/cli.h"
+#include "base/alloc.h"
 #include "engine/engine.h"
 #include "host/host.h"
 #include "lua/config.h"
@@ -13,11 +14,11 @@ int gv_cli_plugins_config(const char *path, char **out, gv_error *err) {
   *out = NULL;
   path = gv_config_path(path);
   if (path == NULL) return GV_OK;
-  gv_config *cfg = malloc(sizeof *cfg);
+  gv_config *cfg = gv_malloc(sizeof *cfg);
   if (cfg == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   gv_config_defaults(cfg);
   int rc = gv_config_load(path, cfg, err);
-  if (rc == GV_OK && cfg->plugins_json[0] && (*out = strdup(cfg->plugins_json)) == NULL)
+  if (rc == GV_OK && cfg->plugins_json[0] && (*out = gv_strdup(cfg->plugins_json)) == NULL)
     rc = gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   free(cfg);
   return rc;
@@ -145,7 +146,7 @@ int gv_cli_plugin_command(int argc, char **argv) {
     free(config);
     return -1;
   }
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  char **rest = gv_calloc((size_t)argc + 1, sizeof *rest);
   int nrest = 0, rc = 1;
   for (int i = used; rest && i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

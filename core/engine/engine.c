@@ -949,7 +949,7 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
         err = res[i].err;
         rc = GV_ESTORE;
         e->incident.set = 0;
-        if (e->receipt_fn) e->receipt_fn(e->receipt_ud, NULL);
+        if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
         goto fail_all;
       }
       flush_incident(e);

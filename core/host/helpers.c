@@ -1,5 +1,6 @@
 /* The helpers of include/gavel/plugin.h (version 2): thin wrappers over base/, exported to plugins. */
 #include "gavel/plugin.h"
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "base/crypto.h"
 #include "base/log.h"
@@ -21,7 +22,7 @@ struct gv_str {
 };
 
 gv_str *gv_str_new(void) {
-  gv_str *s = calloc(1, sizeof *s);
+  gv_str *s = gv_calloc(1, sizeof *s);
   return s;
 }
 

@@ -1,5 +1,6 @@
 /* The plugin host: the known plugins, starting and stopping them, and the API a plugin registers with. */
 #include "host/host.h"
+#include "base/alloc.h"
 #include "host/internal.h"
 #include "base/log.h"
 
@@ -150,7 +151,7 @@ int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, g
                 gv_error *err) {
   gv_store_arg stack[STACK_ARGS] = {{0}}, *a = stack;
   if (sql == NULL) return gv_error_set(err, gv_host_refuse(h, GV_EINVAL, "gv_host_sql without SQL"), NULL, "no SQL");
-  if (nargs > STACK_ARGS && (a = calloc(nargs, sizeof *a)) == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  if (nargs > STACK_ARGS && (a = gv_calloc(nargs, sizeof *a)) == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
   for (size_t i = 0; i < nargs; i++) {
     int t = args[i].type == GV_ARG_INT    ? GV_STORE_ARG_INT
             : args[i].type == GV_ARG_TEXT ? GV_STORE_ARG_TEXT
@@ -238,7 +239,7 @@ static int call_function(void *ud, const char *name, const char *args_json, char
     for (int k = 0; k < h->nfunctions; k++)
       if (strcmp(h->functions[k].name, dot + 1) == 0) {
         int rc = h->functions[k].fn(h->state, h, args_json, out, err);
-        if (rc == GV_OK && *out == NULL) *out = strdup("null");
+        if (rc == GV_OK && *out == NULL) *out = gv_strdup("null");
         if (rc == GV_OK && *out == NULL) rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
         return rc;
       }
@@ -349,7 +350,7 @@ int gv_plugins_open(const gv_plugins_options *o, gv_plugins **out, gv_error *err
   }
   if ((rc = gv_plugins_load(o->config_json, err)) != GV_OK) goto done;
   if (config && (rc = check_names(config, err)) != GV_OK) goto done;
-  if ((p = calloc(1, sizeof *p)) == NULL) {
+  if ((p = gv_calloc(1, sizeof *p)) == NULL) {
     rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
     goto done;
   }
