@@ -318,7 +318,7 @@ static int cmd_user_set(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   char r[16], m[16];
   snprintf(r, sizeof r, "%s", role ? role : u.role);
   /* A new role other than delegate drops the member; a delegate keeps theirs unless given. */
-  snprintf(m, sizeof m, "%s", member ? member : (strcmp(r, "delegate") == 0 ? u.member : ""));
+  snprintf(m, sizeof m, "%s", member ? member : (gv_role_parse(r) == GV_ROLE_DELEGATE ? u.member : ""));
   if (gv_store_begin(s, &err) != GV_OK ||
       gv_account_set_role(s, f, 0, &u, r, m, gv_time_real_ms(), NULL, &err) != GV_OK ||
       gv_store_commit(s, &err) != GV_OK) {
