@@ -12,8 +12,11 @@ const { chromium } = require('playwright-core');
 const BINARY = process.env.GAVEL_BINARY || path.join(__dirname, '../../build/release/gavel');
 const PASSWORD = 'demo-password-1';
 const CHROMIUM = process.env.GAVEL_CHROMIUM || '/usr/bin/chromium';
+// Every wait is multiplied by this factor: a busy machine or a sanitizer build is slower,
+// never differently behaved (ctest sets it per build).
+const SCALE = Math.max(1, Number(process.env.GAVEL_TEST_TIMEOUT_SCALE) || 1);
 
-const H = { base: null, browser: null, pageErrors: [], PASSWORD };
+const H = { base: null, browser: null, pageErrors: [], PASSWORD, SCALE };
 let dir, server, serverLog;
 
 function freePort() {
@@ -28,7 +31,7 @@ function freePort() {
 }
 
 async function waitForServer(url) {
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + 30000 * SCALE;
   while (Date.now() < deadline) {
     try {
       const r = await fetch(url + '/healthz');
@@ -86,6 +89,7 @@ H.apiAs = async (username, method, p, body) => {
 // signed in through the sign-in form.
 H.person = async (username, locale = 'fr-FR', timezoneId = 'Indian/Mauritius', viewport = { width: 1100, height: 900 }) => {
   const ctx = await H.browser.newContext({ locale, timezoneId, viewport });
+  ctx.setDefaultTimeout(30000 * SCALE);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => H.pageErrors.push(username + ': ' + e));
   if (username) await H.signIn(page, username);
@@ -109,6 +113,15 @@ H.openAction = async (page, name) => {
 H.itemIdByTitle = async (page, title) => {
   const href = await page.getAttribute(`#items a:has-text("${title}")`, 'href');
   return Number(href.split('/').pop());
+};
+
+// Polls check() until it returns true, or fails with message after the scaled timeout.
+H.eventually = async (check, message, ms = 10000) => {
+  const deadline = Date.now() + ms * SCALE;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(message);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 };
 
 module.exports = H;

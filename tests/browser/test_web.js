@@ -216,7 +216,7 @@ test('live updates: one stream per page, and what is being typed is kept', async
   await km.click('#updated button');
   await km.waitForFunction(() => /A répondu/.test(document.querySelector('#matrix tr[data-member="MG"]').textContent));
   await km.context().close();
-  await new Promise((r) => setTimeout(r, 300));
+  await H.eventually(async () => (await streams()) === before, 'closing the page closes its stream');
   assert.strictEqual(await streams(), before, 'closing the page closes its stream');
 });
 

@@ -16,6 +16,27 @@ BINARY = os.environ.get("GAVEL_BINARY", "build/release/gavel")
 SOURCE = os.environ.get("GAVEL_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DEMO_PASSWORD = "demo-password-1"
 
+# Every wait in the tests is multiplied by this factor: a busy machine or a sanitizer
+# build is slower, never differently behaved. ctest sets it per build (larger under the
+# sanitizers); a run by hand may set it too.
+TIMEOUT_SCALE = max(1.0, float(os.environ.get("GAVEL_TEST_TIMEOUT_SCALE", "1") or "1"))
+
+
+def scaled(seconds):
+    """A wait of `seconds` on a quiet machine, stretched by GAVEL_TEST_TIMEOUT_SCALE."""
+    return seconds * TIMEOUT_SCALE
+
+
+def wait_until(condition, timeout=20, every=0.05):
+    """Polls condition() until it returns something true (which is returned) or the scaled
+    timeout passes (then the last falsy value is returned)."""
+    end = time.monotonic() + scaled(timeout)
+    while True:
+        got = condition()
+        if got or time.monotonic() >= end:
+            return got
+        time.sleep(every)
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: UndefinedBehaviorSanitizer")
 
@@ -32,7 +53,7 @@ def run(*args, input=None, check=True, env=None):
     e.setdefault("GAVEL_LOG_LEVEL", "warn")
     if env:
         e.update(env)
-    p = subprocess.run([BINARY, *args], input=input, capture_output=True, text=True, env=e, timeout=300)
+    p = subprocess.run([BINARY, *args], input=input, capture_output=True, text=True, env=e, timeout=scaled(300))
     check_sanitizer(p.stderr, "gavel " + " ".join(args))
     if check and p.returncode != 0:
         raise AssertionError(f"gavel {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
@@ -94,8 +115,8 @@ class Server:
             e.update(self.env)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=e)
-        deadline = time.time() + 30
-        while time.time() < deadline:
+        deadline = time.monotonic() + scaled(30)
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited {self.proc.returncode}:\n{self.output()}")
             try:
@@ -113,12 +134,13 @@ class Server:
             return ""
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server with sig, waiting up to the scaled timeout; returns its exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -135,8 +157,9 @@ class Server:
     # --- HTTP -------------------------------------------------------------------------
 
     def request(self, method, path, body=None, token=None, headers=None, raw=None, timeout=30):
-        """Sends one request on a new connection; returns (status, headers, parsed body)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        """Sends one request on a new connection; returns (status, headers, parsed body).
+        timeout is in quiet-machine seconds (scaled)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
         h = {}
         if token:
             h["Authorization"] = "Bearer " + token

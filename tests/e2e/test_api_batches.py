@@ -6,7 +6,7 @@ import json
 import re
 import threading
 
-from harness import GavelTest, main, make_demo_db
+from harness import GavelTest, main, make_demo_db, scaled
 
 
 class GroupCommitTest(GavelTest):
@@ -27,7 +27,7 @@ class GroupCommitTest(GavelTest):
 
         def worker(w):
             member = ["km", "mg", "mu", "re", "sc"][w % 5]
-            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=scaled(60))
             start.wait()
             for k in range(w, len(items), 5):
                 stance = "not_a_stance" if k % 10 == 3 else "support"

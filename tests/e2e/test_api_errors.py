@@ -3,7 +3,7 @@ problem — and a server that keeps serving everyone else."""
 import datetime
 import socket
 
-from harness import GavelTest, main, make_demo_db
+from harness import GavelTest, main, make_demo_db, scaled
 
 
 class ErrorsTest(GavelTest):
@@ -112,7 +112,7 @@ class ErrorsTest(GavelTest):
     def test_garbage_does_not_stop_the_server(self):
         for junk in [b"\x00\x01\x02\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"POST /v1/login HTTP/1.1\r\nContent-Length: 5\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n", b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n" * 3]:
-            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
+            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=scaled(5)) as s:
                 s.sendall(junk)
                 try:
                     s.recv(4096)

@@ -4,14 +4,14 @@ import datetime
 import socket
 import time
 
-from harness import GavelTest, main, make_demo_db, run
+from harness import GavelTest, main, make_demo_db, run, scaled
 
 
 class Sse:
     """A raw-socket SSE reader."""
 
     def __init__(self, port, token, last_event_id=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
         extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
         self.sock.sendall(f"GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n{extra}\r\n".encode())
         self.buf = b""
@@ -19,7 +19,7 @@ class Sse:
         self.status = int(head.split(b" ")[1])
 
     def _until(self, marker, timeout=10):
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while marker not in self.buf:
             self.sock.settimeout(max(0.05, deadline - time.time()))
             try:
@@ -45,26 +45,22 @@ class Sse:
             if "data" in fields:
                 return int(fields["id"]), fields["event"], fields["data"]
 
-    def events_for(self, seconds):
+    def events_until(self, last_id):
+        """Every event up to and including the one numbered last_id (waiting for it, with the
+        scaled timeout of event())."""
         out = []
-        end = time.time() + seconds
-        while time.time() < end:
-            try:
-                out.append(self.event(timeout=max(0.1, end - time.time())))
-            except AssertionError:
-                break
+        while not out or out[-1][0] < last_id:
+            out.append(self.event())
         return out
 
     def closes_within(self, seconds):
-        """True if the server ends the stream within seconds without sending another event."""
-        end = time.time() + seconds
-        while time.time() < end:
-            try:
-                self.event(timeout=max(0.1, end - time.time()))
-                return False
-            except AssertionError as e:
-                return "stream closed" in str(e)
-        return False
+        """True if the server ends the stream within seconds (scaled) without sending another
+        event."""
+        try:
+            self.event(timeout=seconds)
+            return False
+        except AssertionError as e:
+            return "stream closed" in str(e)
 
     def close(self):
         self.sock.close()
@@ -110,7 +106,7 @@ class StreamTest(GavelTest):
         self.assertIn('"action":"close"', got[1][2])
         # Replaying from the start shows the stances now that results are visible.
         replay = Sse(srv.port, obs, last_event_id=0)
-        evs = replay.events_for(2)
+        evs = replay.events_until(got[1][0])
         self.assertEqual([e[0] for e in evs], sorted(e[0] for e in evs), "in order")
         self.assertIn("no_quokka", "".join(e[2] for e in evs))
         self.assertNotIn("/workflows/", "".join(e[2] for e in evs), "no server paths for the observer")
@@ -135,13 +131,16 @@ class StreamTest(GavelTest):
 
     def test_an_expired_session_or_a_change_made_elsewhere_ends_the_stream(self):
         cfg = self.tmp("gavel.conf.lua")
+        # Long enough to open the stream on a busy machine; the test waits it out.
+        lifetime = int(scaled(3))
         with open(cfg, "w") as f:
-            f.write('sessions = { token_absolute = "3s" }\n')
+            f.write(f'sessions = {{ token_absolute = "{lifetime}s" }}\n')
         db = make_demo_db(self.tmp)
         srv = self.server(db, "--config", cfg)
         mg = srv.login("mg.delegate")
+        signed_in = time.monotonic()
         s = Sse(srv.port, mg)
-        time.sleep(3.5)
+        time.sleep(max(0.0, signed_in + lifetime + 0.5 - time.monotonic()))
         sec = srv.login("secretariat")
         deadline = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
         srv.request("POST", "/v1/forums/midiocc/items",

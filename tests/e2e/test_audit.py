@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 
-from harness import SOURCE, GavelTest, main, make_demo_db, run
+from harness import SOURCE, GavelTest, main, make_demo_db, run, scaled
 
 
 def h(*parts):
@@ -273,7 +273,7 @@ class AuditTest(GavelTest):
 
     def serve_fails(self, db, *extra):
         p = subprocess.run([os.environ.get("GAVEL_BINARY", "build/release/gavel"), "serve", "--db", db,
-                            "--listen", "127.0.0.1:0", *extra], capture_output=True, text=True, timeout=60)
+                            "--listen", "127.0.0.1:0", *extra], capture_output=True, text=True, timeout=scaled(60))
         self.assertNotEqual(p.returncode, 0)
         return p.stderr
 

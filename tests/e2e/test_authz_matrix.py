@@ -5,7 +5,7 @@ import itertools
 import json
 import socket
 
-from harness import DEMO_PASSWORD, GavelTest, main, make_demo_db
+from harness import DEMO_PASSWORD, GavelTest, main, make_demo_db, scaled
 
 # The callers, in the order of the table's columns. "own" is the delegate of the state the
 # item belongs to (MG: it proposed the agenda items; it answers the consultations); "other"
@@ -292,7 +292,7 @@ class Fixtures:
 
 def stream_status(port, token):
     """The status of GET /v1/stream, read from the head of the response on a raw socket."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(10)) as s:
         auth = f"Authorization: Bearer {token}\r\n" if token else ""
         s.sendall(f"GET /v1/stream HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n".encode())
         buf = b""

@@ -6,9 +6,8 @@ import json
 import socket
 import sqlite3
 import threading
-import time
 
-from harness import GavelTest, main, make_demo_db
+from harness import GavelTest, main, make_demo_db, scaled, wait_until
 
 OPTIONS = ["zebra_alpha", "zebra_bravo", "zebra_charlie", "zebra_delta"]
 # What each state answered: the stance word and texts that only it (and the secretariat and
@@ -62,7 +61,7 @@ class StreamReader(threading.Thread):
 
     def __init__(self, port, token, last_event_id=None):
         super().__init__(daemon=True)
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
         head = f"GET /v1/stream HTTP/1.1\r\nHost: localhost\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
@@ -88,7 +87,7 @@ class StreamReader(threading.Thread):
 
     def stop(self):
         self.stopped.set()
-        self.join(5)
+        self.join(scaled(5))
         self.sock.close()
         return self.raw
 
@@ -148,7 +147,17 @@ class HiddenResultsTest(GavelTest):
         self.assertEqual(b["timers_fired"], 1, b)
 
         replay = {u: StreamReader(srv.port, t, last_event_id=0) for u, t in tok.items()}
-        time.sleep(1.5)
+
+        def wanted(u):
+            return ["401 Unauthorized"] if u == "anonymous" else ['"action":"submit_position"',
+                                                                  '"action":"record_on_behalf"']
+
+        def streams_carried_the_answers():
+            readers = [(u, r) for u, r in replay.items()] + [(u, r) for u, r in live.items()]
+            return all(all(w in sse_text(r.raw) for w in wanted(u)) for u, r in readers)
+
+        # Wait for the last answer on every stream (it comes after all the others).
+        wait_until(streams_carried_the_answers)
         for u, r in replay.items():
             seen.setdefault(u, []).append(("GET /v1/stream with Last-Event-ID: 0", sse_text(r.stop())))
         for u, r in live.items():
@@ -157,9 +166,7 @@ class HiddenResultsTest(GavelTest):
         for u, channels in seen.items():
             for channel, text in channels:
                 if "stream" in channel:
-                    want = ["401 Unauthorized"] if u == "anonymous" else ['"action":"submit_position"',
-                                                                          '"action":"record_on_behalf"']
-                    for w in want:
+                    for w in wanted(u):
                         self.assertIn(w, text, f"{u}: {channel}")
 
         paths = [f"/v1/items/{item}", f"/v1/items/{item}/events", f"/v1/items/{item}/positions",

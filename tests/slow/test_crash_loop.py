@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import GavelTest, Server, main, make_demo_db, run  # noqa: E402
+from harness import GavelTest, Server, main, make_demo_db, run, scaled  # noqa: E402
 
 KILLS = int(os.environ.get("GAVEL_CRASH_KILLS", "20"))
 STANCES = ["support", "support_with_reservations", "oppose", "abstain"]
@@ -49,7 +49,7 @@ class CrashLoopTest(GavelTest):
                 try:
                     st, _, b = server.request("POST", f"/v1/items/{item}/actions/submit_position",
                                               {"params": {"stance": stance, "statement": statement}},
-                                              tokens[member], timeout=10)
+                                              tokens[member], timeout=scaled(10))
                 except OSError:
                     return  # the server is gone: this one was never answered
                 if st == 200:
@@ -66,7 +66,7 @@ class CrashLoopTest(GavelTest):
             server.kill()
             stop.set()
             for t in threads:
-                t.join(30)
+                t.join(scaled(30))
 
         self.assertGreater(len(acked), 50, "the clients got answers between the kills")
         con = sqlite3.connect(db)

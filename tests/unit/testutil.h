@@ -37,6 +37,18 @@ static inline void tu_rmdir(char *dir) {
   free(dir);
 }
 
+/* The factor every wait and spin guard in the tests is multiplied by: a busy machine or
+ * a sanitizer build is slower, never differently behaved. ctest sets
+ * GAVEL_TEST_TIMEOUT_SCALE per build (larger under the sanitizers); at least 1. */
+static inline double tu_timeout_scale(void) {
+  const char *s = getenv("GAVEL_TEST_TIMEOUT_SCALE");
+  double f = s && *s ? atof(s) : 1.0;
+  return f > 1.0 ? f : 1.0;
+}
+
+/* ms milliseconds of quiet-machine waiting, stretched by tu_timeout_scale(). */
+static inline int tu_ms(int ms) { return (int)(ms * tu_timeout_scale()); }
+
 /* The repository's top directory (for shipped files). */
 static inline const char *tu_source_dir(void) {
   const char *d = getenv("GAVEL_SOURCE_DIR");
