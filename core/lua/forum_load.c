@@ -164,18 +164,9 @@ static int read_duration(loader *ld, int idx, const char *key, int64_t *out) {
   return GV_OK;
 }
 
-static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
+/* languages = { "fr", "en" }: two-letter codes, each once. */
+static int read_languages(loader *ld, int body, gv_forum *f) {
   lua_State *L = ld->L;
-  int rc;
-  if ((rc = check_keys(ld, body, forum_keys, "the forum")) != GV_OK) return rc;
-  size_t idlen = strlen(id);
-  if (idlen == 0 || idlen >= sizeof f->id) return fail(ld, NULL, ld->line, "the forum id must be 1 to 63 characters");
-  for (const char *p = id; *p; p++)
-    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-')
-      return fail(ld, NULL, ld->line, "the forum id '%s' may hold only lowercase letters, digits, '-' and '_'", id);
-  snprintf(f->id, sizeof f->id, "%s", id);
-
-  /* languages first: texts are checked against them. */
   lua_getfield(L, body, "languages");
   if (lua_type(L, -1) != LUA_TTABLE || lua_rawlen(L, -1) == 0)
     return fail(ld, "languages", 0, "languages must be a list such as { \"fr\", \"en\" }");
@@ -193,28 +184,13 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  return GV_OK;
+}
 
-  lua_getfield(L, body, "name");
-  if (lua_isnil(L, -1)) return fail(ld, NULL, ld->line, "the forum has no name: add name = { en = \"...\", fr = \"...\" }");
-  if ((rc = read_i18n(ld, lua_gettop(L), "name", 0, f, &f->name)) != GV_OK) return rc;
-  lua_pop(L, 1);
-
-  lua_getfield(L, body, "short_name");
-  if (lua_isnil(L, -1)) snprintf(f->short_name, sizeof f->short_name, "%s", f->id);
-  else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 || lua_rawlen(L, -1) >= sizeof f->short_name ||
-           strchr(lua_tostring(L, -1), '/'))
-    return fail(ld, "short_name", 0, "short_name must be a short text without '/', like \"MiDIOCC\"");
-  else snprintf(f->short_name, sizeof f->short_name, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-
-  lua_getfield(L, body, "time_zone");
-  if (lua_isnil(L, -1)) return fail(ld, NULL, ld->line, "the forum has no time_zone: add one such as time_zone = \"Indian/Mauritius\"");
-  if (lua_type(L, -1) != LUA_TSTRING || !gv_tz_valid(lua_tostring(L, -1)))
-    return fail(ld, "time_zone", 0, "time_zone '%s' is not a known time zone (use an IANA name such as \"Indian/Mauritius\")",
-                lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
-  snprintf(f->time_zone, sizeof f->time_zone, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-
+/* members = { member "KM" { en = ..., fr = ... }, ... }: codes, names in every language. */
+static int read_members(loader *ld, int body, gv_forum *f) {
+  lua_State *L = ld->L;
+  int rc;
   lua_getfield(L, body, "members");
   if (lua_type(L, -1) != LUA_TTABLE || lua_rawlen(L, -1) == 0)
     return fail(ld, lua_isnil(L, -1) ? NULL : "members", lua_isnil(L, -1) ? ld->line : 0,
@@ -255,7 +231,13 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
     lua_settop(L, members);
   }
   lua_pop(L, 1);
+  return GV_OK;
+}
 
+/* chair = { appointed, acting, title }, and the chair's title by default. */
+static int read_chair(loader *ld, int body, gv_forum *f) {
+  lua_State *L = ld->L;
+  int rc;
   /* chair: who acts for the chair while none is appointed. */
   snprintf(f->chair_acting, sizeof f->chair_acting, "chair");
   lua_getfield(L, body, "chair");
@@ -283,8 +265,13 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
       gv_i18n_set(&f->chair_title, f->languages[i],
                   strcmp(f->languages[i], "fr") == 0 ? (f->chair_appointed ? "Présidence" : "Présidence par intérim")
                                                      : (f->chair_appointed ? "Chair" : "Acting chair"));
+  return GV_OK;
+}
 
-  /* rules */
+/* rules = { agenda_cutoff_days, quorum, min_silence, reminders }, kept also as JSON. */
+static int read_rules(loader *ld, int body, gv_forum *f) {
+  lua_State *L = ld->L;
+  int rc;
   f->rules.min_silence_ms = 72 * 3600 * 1000LL;
   lua_getfield(L, body, "rules");
   json_t *rules = json_object();
@@ -341,6 +328,46 @@ static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
   f->rules.json = json_dumps(rules, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(rules);
   return GV_OK;
+}
+
+static int read_forum(loader *ld, int body, const char *id, gv_forum *f) {
+  lua_State *L = ld->L;
+  int rc;
+  if ((rc = check_keys(ld, body, forum_keys, "the forum")) != GV_OK) return rc;
+  size_t idlen = strlen(id);
+  if (idlen == 0 || idlen >= sizeof f->id) return fail(ld, NULL, ld->line, "the forum id must be 1 to 63 characters");
+  for (const char *p = id; *p; p++)
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-')
+      return fail(ld, NULL, ld->line, "the forum id '%s' may hold only lowercase letters, digits, '-' and '_'", id);
+  snprintf(f->id, sizeof f->id, "%s", id);
+
+  /* languages first: texts are checked against them. */
+  if ((rc = read_languages(ld, body, f)) != GV_OK) return rc;
+
+  lua_getfield(L, body, "name");
+  if (lua_isnil(L, -1)) return fail(ld, NULL, ld->line, "the forum has no name: add name = { en = \"...\", fr = \"...\" }");
+  if ((rc = read_i18n(ld, lua_gettop(L), "name", 0, f, &f->name)) != GV_OK) return rc;
+  lua_pop(L, 1);
+
+  lua_getfield(L, body, "short_name");
+  if (lua_isnil(L, -1)) snprintf(f->short_name, sizeof f->short_name, "%s", f->id);
+  else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 || lua_rawlen(L, -1) >= sizeof f->short_name ||
+           strchr(lua_tostring(L, -1), '/'))
+    return fail(ld, "short_name", 0, "short_name must be a short text without '/', like \"MiDIOCC\"");
+  else snprintf(f->short_name, sizeof f->short_name, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+
+  lua_getfield(L, body, "time_zone");
+  if (lua_isnil(L, -1)) return fail(ld, NULL, ld->line, "the forum has no time_zone: add one such as time_zone = \"Indian/Mauritius\"");
+  if (lua_type(L, -1) != LUA_TSTRING || !gv_tz_valid(lua_tostring(L, -1)))
+    return fail(ld, "time_zone", 0, "time_zone '%s' is not a known time zone (use an IANA name such as \"Indian/Mauritius\")",
+                lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+  snprintf(f->time_zone, sizeof f->time_zone, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+
+  if ((rc = read_members(ld, body, f)) != GV_OK) return rc;
+  if ((rc = read_chair(ld, body, f)) != GV_OK) return rc;
+  return read_rules(ld, body, f);
 }
 
 typedef struct read_args {
