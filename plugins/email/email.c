@@ -83,6 +83,78 @@ static int duration(json_t *cfg, const char *name, int64_t def, int64_t *out, gv
   return GV_OK;
 }
 
+/* Every setting is a known one, of its type (a string, or a whole number). */
+static int check_known(json_t *cfg, gv_error *err) {
+  const char *name;
+  json_t *v;
+  json_object_foreach(cfg, name, v) {
+    int ok = 0;
+    for (int i = 0; known[i]; i++) ok |= strcmp(known[i], name) == 0;
+    if (!ok)
+      return gv_error_set(err, GV_ECONFIG, NULL,
+                          "plugins.email: unknown setting '%s' (known: smtp, from, from_name, security, ca_file, "
+                          "username, password_file, base_url, digest_at, max_attempts, parallel, first_retry, "
+                          "max_retry, timeout)",
+                          name);
+    int number = strcmp(name, "max_attempts") == 0 || strcmp(name, "parallel") == 0;
+    if (number ? !json_is_integer(v) : !json_is_string(v))
+      return bad(err, name, number ? "must be a whole number" : "must be a string");
+  }
+  return GV_OK;
+}
+
+/* Retry delays, the transfer timeout, attempts, parallel transfers and the digest's time. */
+static int read_timing(json_t *cfg, email_settings *s, gv_error *err) {
+  int rc;
+  if ((rc = duration(cfg, "first_retry", 60000, &s->first_retry_ms, err)) != GV_OK) return rc;
+  if ((rc = duration(cfg, "max_retry", 3600000, &s->max_retry_ms, err)) != GV_OK) return rc;
+  if (s->max_retry_ms > 86400000 || s->first_retry_ms > s->max_retry_ms)
+    return bad(err, "first_retry", "must be at most max_retry, which is at most a day");
+  int64_t t;
+  if ((rc = duration(cfg, "timeout", 60000, &t, err)) != GV_OK) return rc;
+  s->timeout_s = (long)(t / 1000 > 0 ? t / 1000 : 1);
+  json_t *n = json_object_get(cfg, "max_attempts");
+  if (n) s->max_attempts = (int)json_integer_value(n);
+  if (s->max_attempts < 1 || s->max_attempts > 100)
+    return bad(err, "max_attempts", "must be between 1 and 100");
+  n = json_object_get(cfg, "parallel");
+  if (n) s->parallel = (int)json_integer_value(n);
+  if (s->parallel < 1 || s->parallel > EMAIL_MAX_PARALLEL)
+    return bad(err, "parallel", "must be between 1 and 3 (transfers use the server's worker threads)");
+  const char *at = json_string_value(json_object_get(cfg, "digest_at"));
+  if (at) {
+    int hh, mm;
+    char end;
+    if (sscanf(at, "%2d:%2d%c", &hh, &mm, &end) != 2 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || strlen(at) != 5)
+      return bad(err, "digest_at", "must be a time of day such as \"08:00\" (the forum's time zone)");
+    s->digest_minute = hh * 60 + mm;
+  }
+  return GV_OK;
+}
+
+/* The server's address, checked with libcurl's URL parser, against the security setting. */
+static int check_server(const email_settings *s, gv_error *err) {
+  int rc = GV_OK;
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL;
+  if (curl_url_set(u, CURLUPART_URL, s->smtp_url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)) {
+    rc = bad(err, "smtp", "must be a URL such as \"smtp://mail.example.org:587\" or \"smtps://mail.example.org\"");
+  } else if ((strcmp(scheme, "smtps") == 0) != (s->security == SEC_TLS)) {
+    rc = bad(err, "security", "\"tls\" goes with an smtps:// address, \"starttls\" and \"none\" with smtp://");
+  } else if (s->security == SEC_NONE && strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 &&
+             strcmp(host, "[::1]") != 0) {
+    rc = bad(err, "security", "\"none\" (mail in clear text) is allowed only for a server on this machine");
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* Parses the plugin's settings (JSON) into s; see email.h. */
 int email_settings_parse(const char *config_json, const char *db_path, email_settings *s, gv_error *err) {
   memset(s, 0, sizeof *s);
   s->digest_minute = 8 * 60;
@@ -96,25 +168,7 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
     return bad(err, "settings", "must be a table");
   }
   int rc = GV_OK;
-  const char *name;
-  json_t *v;
-  json_object_foreach(cfg, name, v) {
-    int ok = 0;
-    for (int i = 0; known[i]; i++) ok |= strcmp(known[i], name) == 0;
-    if (!ok) {
-      rc = gv_error_set(err, GV_ECONFIG, NULL,
-                        "plugins.email: unknown setting '%s' (known: smtp, from, from_name, security, ca_file, "
-                        "username, password_file, base_url, digest_at, max_attempts, parallel, first_retry, "
-                        "max_retry, timeout)",
-                        name);
-      goto out;
-    }
-    int number = strcmp(name, "max_attempts") == 0 || strcmp(name, "parallel") == 0;
-    if (number ? !json_is_integer(v) : !json_is_string(v)) {
-      rc = bad(err, name, number ? "must be a whole number" : "must be a string");
-      goto out;
-    }
-  }
+  if ((rc = check_known(cfg, err)) != GV_OK) goto out;
 #define STR(key, field)                                                                                          \
   do {                                                                                                           \
     const char *x_ = json_string_value(json_object_get(cfg, key));                                              \
@@ -145,37 +199,7 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
     rc = bad(err, "security", "must be \"starttls\" (the default), \"tls\" or \"none\"");
     goto out;
   }
-  if ((rc = duration(cfg, "first_retry", 60000, &s->first_retry_ms, err)) != GV_OK) goto out;
-  if ((rc = duration(cfg, "max_retry", 3600000, &s->max_retry_ms, err)) != GV_OK) goto out;
-  if (s->max_retry_ms > 86400000 || s->first_retry_ms > s->max_retry_ms) {
-    rc = bad(err, "first_retry", "must be at most max_retry, which is at most a day");
-    goto out;
-  }
-  int64_t t;
-  if ((rc = duration(cfg, "timeout", 60000, &t, err)) != GV_OK) goto out;
-  s->timeout_s = (long)(t / 1000 > 0 ? t / 1000 : 1);
-  json_t *n = json_object_get(cfg, "max_attempts");
-  if (n) s->max_attempts = (int)json_integer_value(n);
-  if (s->max_attempts < 1 || s->max_attempts > 100) {
-    rc = bad(err, "max_attempts", "must be between 1 and 100");
-    goto out;
-  }
-  n = json_object_get(cfg, "parallel");
-  if (n) s->parallel = (int)json_integer_value(n);
-  if (s->parallel < 1 || s->parallel > EMAIL_MAX_PARALLEL) {
-    rc = bad(err, "parallel", "must be between 1 and 3 (transfers use the server's worker threads)");
-    goto out;
-  }
-  const char *at = json_string_value(json_object_get(cfg, "digest_at"));
-  if (at) {
-    int hh, mm;
-    char end;
-    if (sscanf(at, "%2d:%2d%c", &hh, &mm, &end) != 2 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || strlen(at) != 5) {
-      rc = bad(err, "digest_at", "must be a time of day such as \"08:00\" (the forum's time zone)");
-      goto out;
-    }
-    s->digest_minute = hh * 60 + mm;
-  }
+  if ((rc = read_timing(cfg, s, err)) != GV_OK) goto out;
   if (s->smtp_url[0] == '\0') goto out; /* not configured: nothing is sent */
   s->configured = 1;
   if (!email_address_ok(s->from)) {
@@ -183,24 +207,7 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
     goto out;
   }
   snprintf(s->domain, sizeof s->domain, "%s", strrchr(s->from, '@') + 1);
-  /* The server's address, checked with libcurl's URL parser. */
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL;
-  if (curl_url_set(u, CURLUPART_URL, s->smtp_url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)) {
-    rc = bad(err, "smtp", "must be a URL such as \"smtp://mail.example.org:587\" or \"smtps://mail.example.org\"");
-  } else if ((strcmp(scheme, "smtps") == 0) != (s->security == SEC_TLS)) {
-    rc = bad(err, "security", "\"tls\" goes with an smtps:// address, \"starttls\" and \"none\" with smtp://");
-  } else if (s->security == SEC_NONE && strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 &&
-             strcmp(host, "[::1]") != 0) {
-    rc = bad(err, "security", "\"none\" (mail in clear text) is allowed only for a server on this machine");
-  }
-  curl_free(scheme);
-  curl_free(host);
-  curl_url_cleanup(u);
-  if (rc != GV_OK) goto out;
+  if ((rc = check_server(s, err)) != GV_OK) goto out;
   const char *pw = json_string_value(json_object_get(cfg, "password_file"));
   if (pw && (rc = read_secret(pw, s->password, sizeof s->password, err)) != GV_OK) goto out;
   if (s->ca_file[0] && access(s->ca_file, R_OK) != 0) rc = bad(err, "ca_file", "cannot be read");
