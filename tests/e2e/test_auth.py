@@ -104,7 +104,7 @@ class AuthTest(GavelTest):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx, timeout=30)
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx, timeout=scaled(30))
         conn.request("POST", "/v1/login", json.dumps({"username": "km.delegate", "password": DEMO_PASSWORD, "cookie": True}),
                      {"Content-Type": "application/json"})
         r = conn.getresponse()

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from harness import BINARY, GavelTest, check_sanitizer, free_port, main, make_demo_db, run
+from harness import BINARY, GavelTest, check_sanitizer, free_port, main, make_demo_db, run, scaled
 
 
 class ConfigTest(GavelTest):
@@ -92,14 +92,14 @@ class ConfigTest(GavelTest):
         proc = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}", *args], env=e,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.time() + 30
+            deadline = time.time() + scaled(30)
             while time.time() < deadline:
                 if proc.poll() is not None:
                     err = proc.communicate()[1]
                     check_sanitizer(err, "gavel serve")
                     return None, err
                 try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(5))
                     conn.request("GET", "/healthz")
                     status = conn.getresponse().status
                     conn.close()
@@ -110,7 +110,7 @@ class ConfigTest(GavelTest):
         finally:
             if proc.poll() is None:
                 proc.terminate()
-                check_sanitizer(proc.communicate(timeout=30)[1], "gavel serve")
+                check_sanitizer(proc.communicate(timeout=scaled(30))[1], "gavel serve")
 
     def test_environment_between_options_and_file(self):
         db = make_demo_db(self.tmp)
