@@ -416,14 +416,17 @@ static void flush_incident(gv_engine *e) {
   x->set = 0;
 }
 
-/* Time at a data path ("deadline", "silence.deadline") of the item (RFC 3339 string) or 0. */
-static int64_t data_time(const char *data, const char *path) {
+/* Time at a data path ("deadline", "silence.deadline") of the item (RFC 3339 string) in
+ * *ms, 0 when there is none. GV_ENOMEM when the data cannot be read: a timer must never be
+ * dropped because memory ran out. */
+static int data_time(const char *data, const char *path, int64_t *ms, gv_error *err) {
   json_t *d = json_loads(data ? data : "{}", 0, NULL);
-  int64_t ms = 0;
+  *ms = 0;
+  if (d == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory reading the item's data");
   const char *s = json_string_value(gv_data_path(d, path));
-  if (s == NULL || gv_time_parse(s, &ms) != GV_OK) ms = 0;
+  if (s == NULL || gv_time_parse(s, ms) != GV_OK) *ms = 0;
   json_decref(d);
-  return ms;
+  return GV_OK;
 }
 
 static int in_list(char **l, size_t n, const char *s) {
@@ -443,7 +446,8 @@ static int rearm_timers(gv_actx *c, gv_error *err, char **tb) {
     int has = 0;
     if (in_list(t->from, t->nfrom, c->item->state)) {
       if (t->at_field) {
-        due = data_time(c->item->data, t->at_field);
+        int rc = data_time(c->item->data, t->at_field, &due, err);
+        if (rc != GV_OK) return rc;
         has = due != 0;
       } else {
         c->in_hook = 1;

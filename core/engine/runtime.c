@@ -219,7 +219,9 @@ void gv_engine_install_runtime(lua_State *L, int env, void *ud) {
 static int push_data(lua_State *L, gv_actx *c) {
   if (c->data_ref == LUA_NOREF) {
     json_t *d = c->data ? json_incref(c->data) : json_loads(c->item->data ? c->item->data : "{}", 0, NULL);
-    if (d == NULL) d = json_object();
+    /* Stored data that cannot be read (memory ran out) must fail the action: an empty
+     * table in its place would be written back and lose everything the item held. */
+    if (d == NULL) return luaL_error(L, "not enough memory to read the item's data");
     gv_lhost_push_json(L, d);
     json_decref(d);
     c->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -239,6 +241,7 @@ static int m_get(lua_State *L) {
     return 1;
   }
   if (c->data == NULL) c->data = json_loads(c->item->data ? c->item->data : "{}", 0, NULL);
+  if (c->data == NULL) return luaL_error(L, "not enough memory to read the item's data");
   const json_t *v = json_object_get(c->data, k);
   if (v) gv_lhost_push_json(L, v);
   else lua_pushnil(L);

@@ -78,13 +78,21 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
   }
   size_t plen = strlen(path);
   /* An empty table is most often an empty list (of comments, reservations, ...). */
-  if (nint == 0 && nstr == 0) return json_array();
+  if (nint == 0 && nstr == 0) {
+    json_t *empty = json_array();
+    if (empty == NULL) gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+    return empty;
+  }
   if (nint > 0 && nstr == 0) {
     if ((size_t)maxk != nint) {
       gv_error_set(err, GV_EPARAM, NULL, "%s: a list must not have holes", path[0] ? path : "value");
       return NULL;
     }
     json_t *arr = json_array();
+    if (arr == NULL) {
+      gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+      return NULL;
+    }
     for (lua_Integer i = 1; i <= maxk; i++) {
       lua_geti(L, idx, i);
       snprintf(path + plen, pathsz - plen, "[%lld]", (long long)i);
@@ -95,7 +103,12 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
         json_decref(arr);
         return NULL;
       }
-      json_array_append_new(arr, v);
+      /* A value that cannot be added must fail the whole conversion, never vanish. */
+      if (json_array_append_new(arr, v) != 0) {
+        json_decref(arr);
+        gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+        return NULL;
+      }
     }
     return arr;
   }
@@ -105,6 +118,10 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
     return NULL;
   }
   json_t *obj = json_object();
+  if (obj == NULL) {
+    gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+    return NULL;
+  }
   lua_pushnil(L);
   while (gv_sandbox_next(L, idx)) {
     const char *k = lua_tostring(L, -2);
@@ -117,7 +134,12 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, char *path, size_
       json_decref(obj);
       return NULL;
     }
-    json_object_set_new(obj, k, v);
+    if (json_object_set_new(obj, k, v) != 0) {
+      lua_pop(L, 1);
+      json_decref(obj);
+      gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+      return NULL;
+    }
   }
   return obj;
 }
