@@ -62,6 +62,36 @@ size_t gv_plugins_routes(gv_plugin_route_ref *out, size_t max);
 /* Calls a plugin's route handler for an HTTP request. */
 void gv_plugins_serve(gv_plugins *p, const gv_plugin *plugin, const gv_plugin_route *route, gv_request *r);
 
+/* How the server carries a plugin's request: the host implements the gv_request_* API of
+ * include/gavel/plugin.h (and refuses its misuse) over these, so the host never calls up
+ * into the server. call is the server's own request object. */
+typedef struct gv_request_ops {
+  const char *(*param)(void *call, const char *name);
+  const char *(*query)(void *call, const char *name, char *buf, size_t size);
+  const char *(*username)(void *call); /* NULL when anonymous */
+  const char *(*role)(void *call);
+  const char *(*member)(void *call);
+  int (*is_chair)(void *call);
+  const char *(*header)(void *call, const char *name);
+  /* Answers the call (which is then gone): headers are name, value pairs, nheaders pairs. */
+  void (*reply)(void *call, int status, const char *content_type, const char *const *headers, size_t nheaders,
+                const char *body, size_t len);
+  void (*error)(void *call, int code, const char *message, const char *field);
+} gv_request_ops;
+
+/* A request as a plugin holds it: the call lives until the first reply, after which the
+ * request refuses a second one instead of touching the answered call. */
+struct gv_request {
+  const gv_request_ops *ops;
+  void *call;              /* NULL once answered */
+  const char *plugin;      /* for misuse messages */
+};
+
+/* Starts a request for plugin over call. */
+void gv_request_init(gv_request *r, const gv_request_ops *ops, void *call, const char *plugin);
+/* Non-zero while the request has not been answered. */
+int gv_request_open(const gv_request *r);
+
 /* The known plugin command named by the first words of argv ("audit verify ..."), or NULL;
  * *owner is its plugin and *used the number of words of its name. */
 const gv_plugin_command *gv_plugins_find_command(int argc, char **argv, const gv_plugin **owner, int *used);
