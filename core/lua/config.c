@@ -516,6 +516,9 @@ int gv_config_load_source(const char *name, const char *text, size_t len, gv_con
   lua_pushvalue(L, env - 1);
   if ((rc = gv_sandbox_call(sb, 0, 0, err, NULL)) != GV_OK) {
     rc = err ? (err->code = GV_ECONFIG) : GV_ECONFIG;
+    /* An error raised with a value of its own carries no place: it is still this file's. */
+    if (err && err->file[0] == '\0') snprintf(err->file, sizeof err->file, "%s", name);
+    if (err && err->line <= 0) err->line = 1;
     goto done;
   }
   cl c = {L, name, src, err, 1};
