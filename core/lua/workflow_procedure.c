@@ -55,8 +55,11 @@ static void read_fields(gv_wfl *c, int idx, gv_record_decl *r) {
           int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", gv_record_field_name((gv_record_field)i));
           if (w > 0 && (size_t)w < sizeof list - used) used += (size_t)w;
         }
-      gv_wfl_err(c, gv_wfl_field_line(c, idx, k ? k : "fields"), "record: the %s section has no field '%s' (it takes %s)",
-                 SECTIONS[r->section - 1], k ? k : "?", list[0] ? list : "none");
+      if (r->section == GV_RECORD_NONE)
+        gv_wfl_err(c, gv_wfl_field_line(c, idx, k ? k : "fields"), "record: field '%s' needs a section that takes it", k ? k : "?");
+      else
+        gv_wfl_err(c, gv_wfl_field_line(c, idx, k ? k : "fields"), "record: the %s section has no field '%s' (it takes %s)",
+                   SECTIONS[r->section - 1], k ? k : "?", list[0] ? list : "none");
     } else if (lua_type(L, -1) != LUA_TSTRING) {
       gv_wfl_err(c, gv_wfl_field_line(c, idx, k), "record: field %s must name a path in the item's data, e.g. \"%s\"", k, k);
     } else {

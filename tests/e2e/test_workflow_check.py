@@ -133,6 +133,13 @@ class WorkflowCheckTest(GavelTest):
         self.assertIn("record names state 'archived'", p.stderr)
         self.assertIn(f"{path}:14: history 'close' (en): unknown placeholder {{why}}", p.stderr)
 
+    def test_record_fields_without_a_valid_section(self):
+        src = GOOD.replace('  timer "deadline"', '  record { section = "minutes", fields = { summary = "text" } },\n  timer "deadline"')
+        path, p = self.check(src)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{path}:13: record: section must be", p.stderr)
+        self.assertIn("record: field 'summary' needs a section that takes it", p.stderr)
+
 
 if __name__ == "__main__":
     main()
