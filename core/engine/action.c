@@ -351,6 +351,20 @@ static int failed_code(gv_error *err) {
   return err->code != GV_OK ? err->code : gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
 }
 
+/* An action bound to a deadline is refused once it passed, except to the engine itself. */
+static int check_deadline(gv_engine *e, const gv_forum *f, const gv_action *a, const gv_caller *who,
+                          const gv_item_row *item, int64_t now, gv_error *err) {
+  if (a->deadline && who->role != GV_ROLE_ENGINE) {
+    int64_t due;
+    if (gv_store_timer_due(e->store, item->id, a->deadline, &due, NULL) == GV_OK && due <= now) {
+      char ts[GV_TIME_BUFSZ];
+      return gv_error_set(err, GV_EDEADLINE, NULL, "the deadline passed at %s; '%s' is no longer possible",
+                          gv_time_format_zone(due, f->time_zone, ts), a->name);
+    }
+  }
+  return GV_OK;
+}
+
 /* Applies one request inside the batch (the savepoint is the caller's). */
 int gv_engine_apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t now) {
   gv_error *err = &r->err;
@@ -428,15 +442,7 @@ int gv_engine_apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_
       rc = gv_error_set(err, GV_EFORBIDDEN, NULL, "'%s' may be taken only by %s", a->name, who_may(a, roles, sizeof roles));
       goto done;
     }
-    if (a->deadline && who->role != GV_ROLE_ENGINE) {
-      int64_t due;
-      if (gv_store_timer_due(e->store, item.id, a->deadline, &due, NULL) == GV_OK && due <= now) {
-        char ts[GV_TIME_BUFSZ];
-        rc = gv_error_set(err, GV_EDEADLINE, NULL, "the deadline passed at %s; '%s' is no longer possible",
-                          gv_time_format_zone(due, f->time_zone, ts), a->name);
-        goto done;
-      }
-    }
+    if ((rc = check_deadline(e, f, a, who, &item, now, err)) != GV_OK) goto done;
     if (!gv_action_from(a, item.state)) {
       rc = gv_error_set(err, GV_ESTATE, NULL, "'%s' is not possible while the %s is %s", a->name, w->name, item.state);
       goto done;
@@ -476,6 +482,26 @@ done:
   gv_item_row_clear(&item);
   if (rc != GV_OK && err->code == GV_OK) gv_error_set(err, rc, NULL, NULL);
   return rc;
+}
+
+/* After a timer's action failed: rolls its savepoint back, writes the incident, and
+ * either retries the timer shortly (the database or a plugin failed) or sets it aside. */
+static void timer_failed(gv_engine *e, const gv_timer_row *t, int64_t now, const gv_error *err) {
+  gv_store_rollback_to(e->store);
+  gv_engine_flush_incident(e);
+  if (err->code == GV_ESTORE || err->code == GV_ENOMEM || err->code == GV_EIO) {
+    /* The database or a plugin failed, not the workflow: the deadline stands and is
+     * tried again shortly, after the timers behind it. */
+    gv_store_timer_set(e->store, t->item_id, t->name, now + TIMER_RETRY_MS, NULL);
+    gv_log(GV_LOG_WARN, "timer.retry", "timer=%s item=%lld in_seconds=%lld error=\"%s\"", t->name,
+           (long long)t->item_id, TIMER_RETRY_MS / GV_MS_PER_SECOND, err->message);
+  } else {
+    /* A timer whose action fails is set aside (an incident says why) so it cannot
+     * block the timers behind it. */
+    gv_store_timer_fired(e->store, t->id, now, 0, NULL);
+    gv_log(GV_LOG_WARN, "timer.failed", "timer=%s item=%lld error=\"%s\"", t->name, (long long)t->item_id,
+           err->message);
+  }
 }
 
 /* Fires one due timer (under its own savepoint). */
@@ -584,21 +610,7 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
     gv_store_release(e->store, &err);
     e->stats.timers_fired++;
   } else {
-    gv_store_rollback_to(e->store);
-    gv_engine_flush_incident(e);
-    if (err.code == GV_ESTORE || err.code == GV_ENOMEM || err.code == GV_EIO) {
-      /* The database or a plugin failed, not the workflow: the deadline stands and is
-       * tried again shortly, after the timers behind it. */
-      gv_store_timer_set(e->store, t->item_id, t->name, now + TIMER_RETRY_MS, NULL);
-      gv_log(GV_LOG_WARN, "timer.retry", "timer=%s item=%lld in_seconds=%lld error=\"%s\"", t->name,
-             (long long)t->item_id, TIMER_RETRY_MS / GV_MS_PER_SECOND, err.message);
-    } else {
-      /* A timer whose action fails is set aside (an incident says why) so it cannot
-       * block the timers behind it. */
-      gv_store_timer_fired(e->store, t->id, now, 0, NULL);
-      gv_log(GV_LOG_WARN, "timer.failed", "timer=%s item=%lld error=\"%s\"", t->name, (long long)t->item_id,
-             err.message);
-    }
+    timer_failed(e, t, now, &err);
   }
   e->timers_touched = 1;
   if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
