@@ -87,6 +87,7 @@ struct gv_srv {
   uint64_t ticks;
   uint64_t requests;
   uint64_t commit_batches;
+  void (*after_batches)(gv_srv *s); /* run after the queued batches are answered (re-arms timers) */
 };
 
 /* Routing: the core's routes, then the plugins' (added once at start). */
@@ -98,22 +99,12 @@ gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *p
 /* The methods path accepts, as an Allow header value ("GET, POST"). */
 void gv_route_allow(const char *path, char *out, size_t size);
 
-/* Replies (each finishes the call and frees it). */
-void api_json(gv_call *c, int status, json_t *body);               /* takes the reference */
-void api_error(gv_call *c, int code, const char *message, const char *field);
-void api_gv_error(gv_call *c, const gv_error *err);
-void api_text(gv_call *c, int status, const char *ctype, const char *body, size_t len);
-void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const char *body, size_t len);
+/* Replies and what handlers read of a request: api/reply.h. Group commit: api/batch.h. */
+#include "api/reply.h"
+#include "api/batch.h"
 
-/* Helpers for handlers. */
-const char *api_query(gv_call *c, const char *name, char *buf, size_t size); /* decoded, or NULL */
-int api_param_id(gv_call *c, int i, int64_t *out);
-int api_require_role(gv_call *c, gv_role role);
-json_t *api_receipt(int64_t event_id, int64_t committed_at); /* {event_id, committed_at} */  /* replies 403 and returns -1 when not */
+/* An account as JSON; full adds its language, time zone, email and notification settings. */
 json_t *api_user_json(gv_srv *s, const gv_user *u, int full);
-
-/* Group commit: queues an action; the reply is sent after its batch commits. */
-void api_enqueue(gv_call *c, gv_action_req *req, json_t *own_params, json_t *own_title, int created);
 
 /* Password hashing off the loop, one at a time, behind a bounded queue. */
 typedef void (*gv_hash_done)(gv_call *c, int ok, const char *hash, void *ud);
@@ -136,17 +127,6 @@ void api_streams_close_all(gv_srv *s);
 void api_streams_session_ended(gv_srv *s, int64_t session_id);
 /* Sends a keep-alive comment on every live stream. */
 void api_streams_ping(gv_srv *s);
-
-/* Counts and logs a finished call (status is what it was answered). */
-void api_call_finish(gv_call *c, int status);
-/* The answer to an applied action: the receipt and the item as c's caller sees it. Caller owns. */
-json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res);
-/* Inside the action's savepoint: builds the answer of the queued call ud (a gv_pending) and,
- * with an idempotency key, stores it in the same transaction. */
-int api_pending_applied(gv_engine *e, gv_action_req *req, gv_action_res *res, void *ud);
-/* Answers a request whose Idempotency-Key is already recorded: the original answer, or
- * 422 if the request differs. Returns 1 if it answered. */
-int api_idem_replay(gv_call *c, const char *hash);
 
 /* Handlers (one file per area). */
 void h_healthz(gv_call *c);

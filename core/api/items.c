@@ -43,7 +43,8 @@ void h_forum(gv_call *c) {
 
 /* ---- Items ---------------------------------------------------------------------------------- */
 
-json_t *api_item_answer(gv_srv *s, gv_call *c, const gv_action_res *res) {
+/* The answer to an item action: the item as the caller sees it, with the receipt. */
+static json_t *item_answer(gv_srv *s, gv_call *c, const gv_action_res *res) {
   gv_error err;
   json_t *item = gv_view_item(s->e, &c->caller, res->item_id, &err);
   if (item == NULL) return NULL;
@@ -95,7 +96,7 @@ void h_items_create(gv_call *c) {
   q.workflow = json_string_value(wf);
   q.title = own_title;
   q.params = own_params;
-  api_enqueue(c, &q, own_params, own_title, 1);
+  api_enqueue(c, &q, own_params, own_title, 1, item_answer);
 }
 
 void h_item_action(gv_call *c) {
@@ -119,7 +120,7 @@ void h_item_action(gv_call *c) {
   q.action = c->param[1];
   json_t *own = params ? json_incref(params) : NULL;
   q.params = own;
-  api_enqueue(c, &q, own, NULL, 0);
+  api_enqueue(c, &q, own, NULL, 0, item_answer);
 }
 
 void h_item(gv_call *c) {

@@ -76,4 +76,16 @@ void gv_actx_end(gv_actx *c);
 /* Starts a context (makes it the current one for the workflow's Lua state). */
 void gv_actx_begin(gv_actx *c);
 
+/* ---- One action or timer, inside the caller's batch (action.c) ---- */
+
+/* Applies one request inside the batch (the savepoint is the caller's): checks who may
+ * act and the parameters, runs the effect, writes the item, its event, timers and
+ * notifications. GV_OK, or an error in r->err (an incident may be pending). */
+int gv_engine_apply_one(gv_engine *e, gv_action_req *q, gv_action_res *r, int64_t now);
+/* Fires timers due by now (of one item, or any when item_id is 0), at most limit, each
+ * under its own savepoint; returns how many were due. */
+int gv_engine_fire_due(gv_engine *e, int64_t item_id, int64_t now, int limit);
+/* Writes the incident noted by a failed action, once its savepoint was rolled back. */
+void gv_engine_flush_incident(gv_engine *e);
+
 #endif

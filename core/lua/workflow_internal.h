@@ -1,4 +1,4 @@
-/* Shared by the workflow loader's files (workflow_load.c, workflow_procedure.c, workflow_modules.c): the load context and its helpers. */
+/* Shared by the workflow loader's files (workflow_load.c, workflow_env.c, workflow_procedure.c, workflow_modules.c): the load context and its helpers. */
 #ifndef GV_WORKFLOW_INTERNAL_H
 #define GV_WORKFLOW_INTERNAL_H
 
@@ -55,9 +55,27 @@ void gv_wfl_install_use(gv_wfl *c, int env);
 void gv_wfl_default_lib_dir(const char *path, char *out, size_t size);
 /* Forgets the load context: `use` is refused from now on. */
 void gv_wfl_modules_done(lua_State *L);
+/* ---- The environment (workflow_env.c) ---- */
+
 /* Makes env (a file's or module's environment) ready: declarations, forum, runtime, use,
- * strict globals. Implemented by workflow_load.c; modules call it for their own env. */
+ * strict globals. The loader calls it for the file, modules for their own env. */
 void gv_wfl_prepare_env(gv_wfl *c, int env);
+/* A lua_CFunction run protected with the environment table at index 1 and the load
+ * context (light userdata) at index 2: starts the list of declared workflows and the
+ * declaration mark in the registry, then prepares the environment. */
+int gv_wfl_prepare_env_protected(lua_State *L);
+/* Whether the value at idx is a declaration (made by a constructor), of kind when kind
+ * is not NULL. */
+int gv_wfl_is_decl(lua_State *L, int idx, const char *kind);
+/* Whether the value at idx is a bare parameter type constructor (text rather than text {}). */
+int gv_wfl_is_ptype(lua_State *L, int idx);
+/* The parameter type of a constructor's name ("text" is GV_PT_TEXT); 0 when none. */
+gv_ptype gv_wfl_ptype_of(const char *name);
+/* Pushes the list of workflow declarations made while the file loads (nil once
+ * forgotten); returns its type. */
+int gv_wfl_push_declared(lua_State *L);
+/* Forgets that list, so declarations made later, by actions, do not pile up. */
+void gv_wfl_forget_declared(lua_State *L);
 /* The version's SHA-256 (hex): of the source alone without modules, else of the source
  * followed by each used module in name order ("\n--@module NAME LEN\n" then its source).
  * Returns GV_OK or GV_ENOMEM. */

@@ -13,108 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char DECL_MT = 'd';
-static const char WORKFLOWS = 'w';
-
-/* ---- Declaration constructors (run at load time) --------------------------------------- */
-
-/* Marks the table at idx as a declaration of kind (with name, line). */
-static void mark_decl(lua_State *L, int idx, const char *kind, const char *name, int line) {
-  idx = lua_absindex(L, idx);
-  lua_pushstring(L, kind);
-  lua_setfield(L, idx, "__kind");
-  if (name) {
-    lua_pushstring(L, name);
-    lua_setfield(L, idx, "__name");
-  }
-  lua_pushinteger(L, line);
-  lua_setfield(L, idx, "__line");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &DECL_MT);
-  lua_setmetatable(L, idx);
-}
-
-/* The body of kind "name" { ... }: upvalues kind, name, line. */
-static int named_body(lua_State *L) {
-  const char *kind = lua_tostring(L, lua_upvalueindex(1));
-  const char *name = lua_tostring(L, lua_upvalueindex(2));
-  int line = (int)lua_tointeger(L, lua_upvalueindex(3));
-  if (lua_type(L, 1) == LUA_TFUNCTION && strcmp(kind, "on_enter") == 0) {
-    lua_createtable(L, 0, 4);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "run");
-    lua_replace(L, 1);
-  }
-  if (lua_type(L, 1) != LUA_TTABLE)
-    return luaL_error(L, "%s \"%s\" needs a table: %s \"%s\" { ... }", kind, name, kind, name);
-  lua_settop(L, 1);
-  mark_decl(L, 1, kind, name, line);
-  if (strcmp(kind, "workflow") == 0) {
-    /* Only while the file loads: the list is gone once an action can run. */
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS) == LUA_TTABLE) {
-      lua_pushvalue(L, 1);
-      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    }
-    lua_pop(L, 1);
-  }
-  return 1;
-}
-
-static int named(lua_State *L) {
-  const char *kind = lua_tostring(L, lua_upvalueindex(1));
-  if (lua_type(L, 1) != LUA_TSTRING)
-    return luaL_error(L, "%s needs a name in quotes: %s \"name\" { ... }", kind, kind);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, 1);
-  lua_pushinteger(L, gv_lhost_caller_line(L));
-  lua_pushcclosure(L, named_body, 3);
-  return 1;
-}
-
-/* create { ... }, remind { ... }: upvalue kind. */
-static int unnamed(lua_State *L) {
-  const char *kind = lua_tostring(L, lua_upvalueindex(1));
-  if (lua_type(L, 1) != LUA_TTABLE) return luaL_error(L, "%s needs a table: %s { ... }", kind, kind);
-  lua_settop(L, 1);
-  mark_decl(L, 1, kind, NULL, gv_lhost_caller_line(L));
-  return 1;
-}
-
-/* Parameter types: text { ... } or bare text. The constructor marks a "param" decl. */
-static int ptype(lua_State *L) {
-  const char *t = lua_tostring(L, lua_upvalueindex(1));
-  if (lua_isnoneornil(L, 1)) {
-    lua_settop(L, 0);
-    lua_newtable(L);
-  }
-  if (lua_type(L, 1) != LUA_TTABLE) return luaL_error(L, "%s needs a table of options: %s { ... }", t, t);
-  lua_settop(L, 1);
-  mark_decl(L, 1, "param", t, gv_lhost_caller_line(L));
-  return 1;
-}
-
-static const char *const ptypes[] = {"str", "text", "enum", "integer", "boolean", "time",
-                                     "member", "item_ref", "meeting_ref", "list", "object", NULL};
-
-static void install_decls(lua_State *L, int env) {
-  static const char *const nameds[] = {"workflow", "action", "timer", "on_enter", NULL};
-  for (const char *const *k = nameds; *k; k++) {
-    lua_pushstring(L, *k);
-    lua_pushcclosure(L, named, 1);
-    lua_setfield(L, env, *k);
-  }
-  static const char *const unnameds[] = {"create", "remind", "record", "agenda", "history", NULL};
-  for (const char *const *k = unnameds; *k; k++) {
-    lua_pushstring(L, *k);
-    lua_pushcclosure(L, unnamed, 1);
-    lua_setfield(L, env, *k);
-  }
-  for (const char *const *k = ptypes; *k; k++) {
-    lua_pushstring(L, *k);
-    lua_pushcclosure(L, ptype, 1);
-    lua_setfield(L, env, *k);
-  }
-}
-
 /* ---- Checking ---------------------------------------------------------------------------- */
 
 /* Like lua_getfield, but raw. Checking runs after the file's code, outside any instruction
@@ -181,18 +79,6 @@ static void *need_mem(lua_State *L, void *p) {
       (cap) *= 2;                                                                 \
     }                                                                             \
   } while (0)
-
-static int is_decl(lua_State *L, int idx, const char *kind) {
-  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &DECL_MT);
-  int yes = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  if (!yes || kind == NULL) return yes;
-  rawfield(L, idx, "__kind");
-  yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), kind) == 0;
-  lua_pop(L, 1);
-  return yes;
-}
 
 static char *dup_field(lua_State *L, int idx, const char *key) {
   rawfield(L, idx, key);
@@ -287,14 +173,6 @@ static int read_i18n(ld *c, int idx, gv_i18n *t) {
   return t->n > 0;
 }
 
-static gv_ptype ptype_of(const char *name) {
-  static const gv_ptype map[] = {GV_PT_STRING, GV_PT_TEXT, GV_PT_ENUM, GV_PT_INTEGER, GV_PT_BOOLEAN, GV_PT_TIME,
-                                 GV_PT_MEMBER, GV_PT_ITEM, GV_PT_MEETING, GV_PT_LIST, GV_PT_OBJECT};
-  for (int i = 0; ptypes[i]; i++)
-    if (strcmp(ptypes[i], name) == 0) return map[i];
-  return 0;
-}
-
 static void free_param(gv_param *p);
 
 static void read_param(ld *c, int idx, const char *name, gv_param *p, const char *where);
@@ -324,9 +202,9 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   p->name = need_mem(L, gv_strdup(name));
   int line = gv_lhost_key_line(c->src, name, 1);
   /* A bare constructor (text instead of text {}) is accepted; no other function is run. */
-  if (lua_tocfunction(L, idx) == ptype) {
+  if (gv_wfl_is_ptype(L, idx)) {
     lua_pushvalue(L, idx);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !is_decl(L, -1, "param")) {
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !gv_wfl_is_decl(L, -1, "param")) {
       lua_pop(L, 1);
       err_at(c, line, "%s: parameter '%s' has an unknown type; use one of str, text, enum, integer, boolean, "
              "time, member, item_ref, meeting_ref, list, object", where, name);
@@ -334,7 +212,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
     }
     lua_replace(L, idx);
   }
-  if (!is_decl(L, idx, "param")) {
+  if (!gv_wfl_is_decl(L, idx, "param")) {
     const char *given = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : luaL_typename(L, idx);
     err_at(c, line, "%s: parameter '%s' has an unknown type '%s'; declare it with one of str, text, enum, "
            "integer, boolean, time, member, item_ref, meeting_ref, list, object, e.g. %s = text { required = true }",
@@ -344,7 +222,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   line = decl_line(c, idx);
   p->line = line;
   rawfield(L, idx, "__name");
-  p->type = ptype_of(lua_tostring(L, -1));
+  p->type = gv_wfl_ptype_of(lua_tostring(L, -1));
   const char *tname = lua_tostring(L, -1);
   lua_pop(L, 1);
   static const char *const common[] = {"required", "label", "default", NULL};
@@ -764,7 +642,7 @@ static void read_workflow(ld *c, int body) {
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, body, (lua_Integer)i);
     int d = lua_gettop(L);
-    if (!is_decl(L, d, NULL) || is_decl(L, d, "param")) {
+    if (!gv_wfl_is_decl(L, d, NULL) || gv_wfl_is_decl(L, d, "param")) {
       err_at(c, decl_line(c, body), "%s: entry %zu is not a declaration (create, action, timer, remind or on_enter)%s",
              where, i, lua_type(L, d) == LUA_TFUNCTION ? "; a name was given but its { ... } is missing" : "");
       lua_pop(L, 1);
@@ -819,7 +697,7 @@ static void read_workflow(ld *c, int body) {
 static int check_declarations(lua_State *L) {
   ld *c = lua_touserdata(L, 1);
   gv_workflow *w = c->w;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
+  gv_wfl_push_declared(L);
   int nw = (int)lua_rawlen(L, -1);
   if (nw != 1) {
     err_at(c, 0, nw ? "the file declares %d workflows; declare exactly one per file"
@@ -840,20 +718,6 @@ static int check_declarations(lua_State *L) {
   return 0;
 }
 
-/* Unknown global names are mistakes: reading one raises an error with a suggestion. */
-static int strict_index(lua_State *L) {
-  const char *k = lua_tostring(L, 2);
-  static const char *const known[] = {"str", "text", "enum", "integer", "boolean", "time", "member", "item_ref",
-                                      "meeting_ref", "list", "object", "workflow", "action", "timer", "remind",
-                                      "on_enter", "create", "forum", "now", "duration", "gavel", "reject",
-                                      "refuse", "deny", "use", "record", "agenda", "history", "dates", NULL};
-  const char *s = k ? gv_lhost_suggest(k, known) : NULL;
-  if (s)
-    return luaL_error(L, "unknown name '%s' (did you mean '%s'?)", k ? k : "?", s);
-  return luaL_error(L, "unknown name '%s'; parameter types are str, text, enum, integer, boolean, time, member, "
-                       "item_ref, meeting_ref, list and object", k ? k : "?");
-}
-
 int gv_workflow_load(const char *path, const char *src, size_t len, const gv_forum *f, gv_workflow **out,
                      gv_error *errs, size_t maxerrs, size_t *nerrs) {
   return gv_workflow_load_limited(path, src, len, f, NULL, out, errs, maxerrs, nerrs);
@@ -865,52 +729,6 @@ int gv_workflow_load_limited(const char *path, const char *src, size_t len, cons
   gv_workflow_env env = {0};
   env.limits = limits;
   return gv_workflow_load_env(path, src, len, f, &env, out, errs, maxerrs, nerrs);
-}
-
-void gv_wfl_prepare_env(ld *c, int env) {
-  lua_State *L = c->L;
-  env = lua_absindex(L, env);
-  install_decls(L, env);
-  gv_lhost_push_forum(L, c->f);
-  lua_setfield(L, env, "forum");
-  if (c->env && c->env->install) c->env->install(L, env, c->env->install_ud);
-  gv_wfl_install_use(c, env);
-  /* Strict globals: a name that is neither the file's own nor a safe global is a
-   * mistake. env's metatable reads through a lookup table (the safe globals' contents)
-   * whose own metatable raises the error. */
-  lua_getmetatable(L, env);
-  int mt = lua_gettop(L);
-  rawfield(L, mt, "__index");
-  int base = lua_gettop(L);
-  lua_newtable(L);
-  int lookup = lua_gettop(L);
-  lua_pushnil(L);
-  while (gv_sandbox_next(L, base)) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, lookup);
-  }
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, strict_index);
-  lua_setfield(L, -2, "__index");
-  gv_sandbox_mark_system(L, -1);
-  lua_setmetatable(L, lookup);
-  gv_sandbox_mark_system(L, lookup);
-  lua_pushvalue(L, lookup);
-  lua_setfield(L, mt, "__index");
-  lua_settop(L, env);
-}
-
-/* Builds the file's environment around the table at index 1 for the loader at index 2
- * (gv_wfl_prepare_env). Run as a protected call: every step allocates in the state, and
- * running out of memory must be an error, not a panic. */
-static int prepare_env_protected(lua_State *L) {
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &DECL_MT);
-  gv_wfl_prepare_env(lua_touserdata(L, 2), 1);
-  return 0;
 }
 
 int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv_forum *f,
@@ -958,7 +776,7 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
     goto done;
   }
   int env = lua_gettop(L);
-  lua_pushcfunction(L, prepare_env_protected);
+  lua_pushcfunction(L, gv_wfl_prepare_env_protected);
   lua_pushvalue(L, env);
   lua_pushlightuserdata(L, &c);
   if (gv_sandbox_call(sb, 2, 0, &e, NULL) != GV_OK) {
@@ -980,8 +798,7 @@ int gv_workflow_load_env(const char *path, const char *src, size_t len, const gv
   if (gv_sandbox_call(sb, 1, 0, &e, NULL) != GV_OK) err_run(&c, &e);
   lua_settop(L, 0);
   /* Declarations made later, by actions, must not pile up in the registry. */
-  lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKFLOWS);
+  gv_wfl_forget_declared(L);
 done:
   *nerrs = c.nerrs < maxerrs ? c.nerrs : maxerrs;
   if (c.nerrs > 0) {

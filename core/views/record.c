@@ -384,94 +384,71 @@ static const char *member_name(const json_t *rec, const char *code, const char *
   return n ? gv_view_text(n, lang) : (code ? code : "");
 }
 
-static void render_lang(out *o, const json_t *rec, const char *lang, const char *tz) {
-  const words *w = strcmp(lang, "fr") == 0 ? &FR : &EN;
-  const json_t *m = json_object_get(rec, "meeting");
+/* One decision of the record: its number and title, outcome, adoption, silence procedure,
+ * extensions, reservations and objections. */
+static void render_decision(out *o, const json_t *rec, const json_t *d, const words *w, const char *lang,
+                            const char *tz) {
   char buf[4096];
-  snprintf(buf, sizeof buf, "%s — %s", w->record, gv_view_text(json_object_get(m, "title"), lang));
-  heading(o, 1, buf);
-  para(o, gv_view_text(json_object_get(json_object_get(rec, "forum"), "name"), lang));
-  snprintf(buf, sizeof buf, "%s, %s – %s", json_string_value(json_object_get(m, "place")),
-           json_string_value(json_object_get(m, "starts_on")), json_string_value(json_object_get(m, "ends_on")));
-  field(o, w->dates, buf);
-
-  heading(o, 2, w->agenda);
-  const json_t *agenda = json_object_get(rec, "agenda");
-  if (json_array_size(agenda) == 0) para(o, w->none);
-  else {
+  const char *num = json_string_value(json_object_get(d, "number"));
+  snprintf(buf, sizeof buf, "%s%s%s — %s", w->number, num ? " " : "", num ? num : "",
+           gv_view_text(json_object_get(d, "title"), lang));
+  heading(o, 3, buf);
+  field(o, w->outcome, gv_view_text(json_object_get(d, "outcome_label"), lang));
+  const char *adopted = json_string_value(json_object_get(d, "adopted_at"));
+  if (adopted) {
+    int64_t ms;
+    char day[64] = "";
+    if (gv_time_parse(adopted, &ms) == GV_OK) gv_time_strftime(ms, tz, "%Y-%m-%d %H:%M", day, sizeof day);
+    field(o, w->adopted_on, day);
+  }
+  para(o, gv_view_text(json_object_get(d, "text"), lang));
+  const json_t *silence = json_object_get(d, "silence");
+  if (silence) {
+    field(o, w->by_silence, json_string_value(json_object_get(silence, "deadline")));
+    json_int_t delay = json_integer_value(json_object_get(silence, "delay_seconds"));
+    if (delay > 0) {
+      snprintf(buf, sizeof buf, "%s %lld min.", w->delay, (long long)((delay + 59) / 60));
+      para(o, buf);
+    }
+  }
+  size_t k;
+  json_t *x;
+  json_array_foreach(json_object_get(d, "extensions"), k, x) {
+    snprintf(buf, sizeof buf, "%s → %s (%s)", json_string_value(json_object_get(x, "from")),
+             json_string_value(json_object_get(x, "to")), json_string_value(json_object_get(x, "reason")));
+    field(o, w->extension, buf);
+  }
+  if (json_array_size(json_object_get(d, "reservations"))) {
+    heading(o, 4, w->reservations);
     list_begin(o);
-    size_t i;
-    json_t *a;
-    json_array_foreach(agenda, i, a) {
-      snprintf(buf, sizeof buf, "%zu.", i + 1);
-      list_item(o, buf, gv_view_text(json_object_get(a, "title"), lang));
+    json_array_foreach(json_object_get(d, "reservations"), k, x) {
+      snprintf(buf, sizeof buf, "%s:", member_name(rec, json_string_value(json_object_get(x, "member")), lang));
+      list_item(o, buf, json_string_value(json_object_get(x, "text")));
     }
     list_end(o);
   }
-
-  heading(o, 2, w->decisions);
-  const json_t *decisions = json_object_get(rec, "decisions");
-  if (json_array_size(decisions) == 0) para(o, w->none);
-  size_t i;
-  json_t *d;
-  json_array_foreach(decisions, i, d) {
-    const char *num = json_string_value(json_object_get(d, "number"));
-    snprintf(buf, sizeof buf, "%s%s%s — %s", w->number, num ? " " : "", num ? num : "",
-             gv_view_text(json_object_get(d, "title"), lang));
-    heading(o, 3, buf);
-    field(o, w->outcome, gv_view_text(json_object_get(d, "outcome_label"), lang));
-    const char *adopted = json_string_value(json_object_get(d, "adopted_at"));
-    if (adopted) {
-      int64_t ms;
-      char day[64] = "";
-      if (gv_time_parse(adopted, &ms) == GV_OK) gv_time_strftime(ms, tz, "%Y-%m-%d %H:%M", day, sizeof day);
-      field(o, w->adopted_on, day);
+  if (json_array_size(json_object_get(d, "objections"))) {
+    heading(o, 4, w->objections);
+    list_begin(o);
+    json_array_foreach(json_object_get(d, "objections"), k, x) {
+      snprintf(buf, sizeof buf, "%s:", member_name(rec, json_string_value(json_object_get(x, "member")), lang));
+      gv_buf line = GV_BUF_INIT;
+      const char *ref = json_string_value(json_object_get(x, "reference"));
+      gv_buf_puts(&line, json_string_value(json_object_get(x, "reason")) ? json_string_value(json_object_get(x, "reason")) : "");
+      if (ref) gv_buf_printf(&line, " (%s)", ref);
+      list_item(o, buf, line.data ? line.data : "");
+      gv_buf_free(&line);
     }
-    para(o, gv_view_text(json_object_get(d, "text"), lang));
-    const json_t *silence = json_object_get(d, "silence");
-    if (silence) {
-      field(o, w->by_silence, json_string_value(json_object_get(silence, "deadline")));
-      json_int_t delay = json_integer_value(json_object_get(silence, "delay_seconds"));
-      if (delay > 0) {
-        snprintf(buf, sizeof buf, "%s %lld min.", w->delay, (long long)((delay + 59) / 60));
-        para(o, buf);
-      }
-    }
-    size_t k;
-    json_t *x;
-    json_array_foreach(json_object_get(d, "extensions"), k, x) {
-      snprintf(buf, sizeof buf, "%s → %s (%s)", json_string_value(json_object_get(x, "from")),
-               json_string_value(json_object_get(x, "to")), json_string_value(json_object_get(x, "reason")));
-      field(o, w->extension, buf);
-    }
-    if (json_array_size(json_object_get(d, "reservations"))) {
-      heading(o, 4, w->reservations);
-      list_begin(o);
-      json_array_foreach(json_object_get(d, "reservations"), k, x) {
-        snprintf(buf, sizeof buf, "%s:", member_name(rec, json_string_value(json_object_get(x, "member")), lang));
-        list_item(o, buf, json_string_value(json_object_get(x, "text")));
-      }
-      list_end(o);
-    }
-    if (json_array_size(json_object_get(d, "objections"))) {
-      heading(o, 4, w->objections);
-      list_begin(o);
-      json_array_foreach(json_object_get(d, "objections"), k, x) {
-        snprintf(buf, sizeof buf, "%s:", member_name(rec, json_string_value(json_object_get(x, "member")), lang));
-        gv_buf line = GV_BUF_INIT;
-        const char *ref = json_string_value(json_object_get(x, "reference"));
-        gv_buf_puts(&line, json_string_value(json_object_get(x, "reason")) ? json_string_value(json_object_get(x, "reason")) : "");
-        if (ref) gv_buf_printf(&line, " (%s)", ref);
-        list_item(o, buf, line.data ? line.data : "");
-        gv_buf_free(&line);
-      }
-      list_end(o);
-    }
+    list_end(o);
   }
+}
 
+/* The consultations of the record, with each one's positions and the states still to answer. */
+static void render_consultations(out *o, const json_t *rec, const words *w, const char *lang) {
   const json_t *cons = json_object_get(rec, "consultations");
   if (json_array_size(cons)) {
     heading(o, 2, w->consultations);
+    size_t i;
     json_t *c;
     json_array_foreach(cons, i, c) {
       heading(o, 3, gv_view_text(json_object_get(c, "title"), lang));
@@ -508,6 +485,44 @@ static void render_lang(out *o, const json_t *rec, const char *lang, const char 
       }
     }
   }
+}
+
+/* The record in one language: the meeting, its agenda, the decisions and the consultations. */
+static void render_lang(out *o, const json_t *rec, const char *lang, const char *tz) {
+  const words *w = strcmp(lang, "fr") == 0 ? &FR : &EN;
+  const json_t *m = json_object_get(rec, "meeting");
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s — %s", w->record, gv_view_text(json_object_get(m, "title"), lang));
+  heading(o, 1, buf);
+  para(o, gv_view_text(json_object_get(json_object_get(rec, "forum"), "name"), lang));
+  snprintf(buf, sizeof buf, "%s, %s – %s", json_string_value(json_object_get(m, "place")),
+           json_string_value(json_object_get(m, "starts_on")), json_string_value(json_object_get(m, "ends_on")));
+  field(o, w->dates, buf);
+
+  heading(o, 2, w->agenda);
+  const json_t *agenda = json_object_get(rec, "agenda");
+  if (json_array_size(agenda) == 0) para(o, w->none);
+  else {
+    list_begin(o);
+    size_t i;
+    json_t *a;
+    json_array_foreach(agenda, i, a) {
+      snprintf(buf, sizeof buf, "%zu.", i + 1);
+      list_item(o, buf, gv_view_text(json_object_get(a, "title"), lang));
+    }
+    list_end(o);
+  }
+
+  heading(o, 2, w->decisions);
+  const json_t *decisions = json_object_get(rec, "decisions");
+  if (json_array_size(decisions) == 0) para(o, w->none);
+  size_t i;
+  json_t *d;
+  json_array_foreach(decisions, i, d) {
+    render_decision(o, rec, d, w, lang, tz);
+  }
+
+  render_consultations(o, rec, w, lang);
 }
 
 int gv_record_render(gv_engine *e, const char *forum_id, int64_t meeting_id, const char *format, char **outp,
