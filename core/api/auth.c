@@ -728,7 +728,7 @@ void h_user_patch(gv_call *c) {
     api_error(c, GV_EPARAM, "you cannot disable your own account", "disabled");
     return;
   }
-  int64_t now = gv_time_real_ms(), eid = 0, first = 0;
+  int64_t now = gv_time_real_ms(), eid = 0, first = 0, renamed = 0;
   int rc = gv_store_begin(st, &err);
   if (rc == GV_OK && disabled && json_is_true(disabled) != u.disabled) {
     rc = gv_account_set_disabled(st, c->srv->forum, c->user.id, &u, json_is_true(disabled), now, &eid, &err);
@@ -756,8 +756,8 @@ void h_user_patch(gv_call *c) {
       if (em) snprintf(u.email, sizeof u.email, "%s", json_is_string(em) ? json_string_value(em) : "");
       u.updated_at = now;
       if (dn && strcmp(json_string_value(dn), u.display_name) != 0) {
-        rc = gv_account_rename(st, c->srv->forum, c->user.id, &u, json_string_value(dn), now, &eid, &err);
-        if (!first) first = eid;
+        /* Recorded, but the reply stays as it was: a receipt only for role and access changes. */
+        rc = gv_account_rename(st, c->srv->forum, c->user.id, &u, json_string_value(dn), now, &renamed, &err);
       } else {
         rc = gv_store_user_update(st, &u, &err);
       }
@@ -770,6 +770,7 @@ void h_user_patch(gv_call *c) {
     return;
   }
   if (first) gv_engine_notify(c->srv->e, first, eid);
+  if (renamed) gv_engine_notify(c->srv->e, renamed, renamed);
   json_t *o = api_user_json(c->srv, &u, 1);
   if (first) json_object_set_new(o, "receipt", api_receipt(eid, now));
   api_json(c, 200, o);
