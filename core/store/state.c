@@ -1,5 +1,6 @@
 /* The state rows: which rows of the record's tables a transaction wrote, and their canonical digests. */
 #include "store/internal.h"
+#include "base/alloc.h"
 #include "base/crypto.h"
 
 #include <stdlib.h>
@@ -89,6 +90,14 @@ int gv_store_state_clear(gv_store *s, gv_error *err) {
   return rc;
 }
 
+/* Empties the reused encoding buffer, forgetting an earlier failed allocation: a failure
+ * fails the event it happened in, never the ones after it. */
+static gv_buf *fresh_buf(gv_store *s) {
+  gv_buf_reset(&s->state_enc);
+  s->state_enc.failed = 0;
+  return &s->state_enc;
+}
+
 static void put_u64(gv_buf *b, uint64_t v) {
   uint8_t x[8];
   for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (56 - 8 * i));
@@ -103,8 +112,7 @@ static void put_u64(gv_buf *b, uint64_t v) {
  * that belongs to the row (st NULL: the row is absent). */
 static int row_digest(gv_store *s, const char *table, int64_t rowid, sqlite3_stmt *st, int first,
                       uint8_t out[GV_SHA256_LEN]) {
-  gv_buf *b = &s->state_enc;
-  gv_buf_reset(b);
+  gv_buf *b = fresh_buf(s);
   put_u64(b, strlen(table));
   gv_buf_puts(b, table);
   put_u64(b, (uint64_t)rowid);
@@ -171,7 +179,7 @@ static int grow_rows(gv_store *s, size_t need) {
   if (need <= s->state_cap) return GV_OK;
   size_t cap = s->state_cap ? s->state_cap * 2 : 16;
   while (cap < need) cap *= 2;
-  gv_store_state_row *grown = realloc(s->state_rows, cap * sizeof *grown);
+  gv_store_state_row *grown = gv_realloc(s->state_rows, cap * sizeof *grown);
   if (grown == NULL) return GV_ENOMEM;
   s->state_rows = grown;
   s->state_cap = cap;
@@ -211,8 +219,7 @@ int gv_store_state_drain(gv_store *s, const gv_store_state_row **rows, size_t *n
   }
   if (rc != GV_OK) return rc;
   /* The digest of the whole list: SHA-256 of the row digests in order. */
-  gv_buf *b = &s->state_enc;
-  gv_buf_reset(b);
+  gv_buf *b = fresh_buf(s);
   for (size_t i = 0; i < count; i++) gv_buf_append(b, s->state_rows[i].digest, GV_SHA256_LEN);
   if (b->failed) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   gv_sha256(count ? b->data : "", b->len, state_digest);
