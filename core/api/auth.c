@@ -433,10 +433,26 @@ void h_me_patch(gv_call *c) {
   }
   u.updated_at = gv_time_real_ms();
   gv_error err;
-  if (gv_store_user_update(gv_engine_store(c->srv->e), &u, &err) != GV_OK) {
+  gv_store *st = gv_engine_store(c->srv->e);
+  int64_t eid = 0;
+  int rc;
+  if (strcmp(u.display_name, c->user.display_name) != 0) {
+    /* A new name shows in the pages and the record: it is an event, like any account change. */
+    char name[sizeof u.display_name];
+    snprintf(name, sizeof name, "%s", u.display_name);
+    snprintf(u.display_name, sizeof u.display_name, "%s", c->user.display_name);
+    rc = gv_store_begin(st, &err);
+    if (rc == GV_OK) rc = gv_account_rename(st, c->srv->forum, c->user.id, &u, name, u.updated_at, &eid, &err);
+    if (rc == GV_OK) rc = gv_store_commit(st, &err);
+    else if (gv_store_in_tx(st)) gv_store_rollback(st);
+  } else {
+    rc = gv_store_user_update(st, &u, &err);
+  }
+  if (rc != GV_OK) {
     api_gv_error(c, &err);
     return;
   }
+  if (eid) gv_engine_notify(c->srv->e, eid, eid);
   api_json(c, 200, me_json(c, &u));
 }
 
@@ -712,7 +728,7 @@ void h_user_patch(gv_call *c) {
     api_error(c, GV_EPARAM, "you cannot disable your own account", "disabled");
     return;
   }
-  int64_t now = gv_time_real_ms(), eid = 0, first = 0;
+  int64_t now = gv_time_real_ms(), eid = 0, first = 0, renamed = 0;
   int rc = gv_store_begin(st, &err);
   if (rc == GV_OK && disabled && json_is_true(disabled) != u.disabled) {
     rc = gv_account_set_disabled(st, c->srv->forum, c->user.id, &u, json_is_true(disabled), now, &eid, &err);
@@ -737,10 +753,14 @@ void h_user_patch(gv_call *c) {
     else if (em && !json_is_null(em) && !(json_is_string(em) && valid_email(json_string_value(em))))
       rc = gv_error_set(&err, GV_EPARAM, "email", "email must be an email address (or null)");
     else {
-      if (dn) snprintf(u.display_name, sizeof u.display_name, "%s", json_string_value(dn));
       if (em) snprintf(u.email, sizeof u.email, "%s", json_is_string(em) ? json_string_value(em) : "");
       u.updated_at = now;
-      rc = gv_store_user_update(st, &u, &err);
+      if (dn && strcmp(json_string_value(dn), u.display_name) != 0) {
+        /* Recorded, but the reply stays as it was: a receipt only for role and access changes. */
+        rc = gv_account_rename(st, c->srv->forum, c->user.id, &u, json_string_value(dn), now, &renamed, &err);
+      } else {
+        rc = gv_store_user_update(st, &u, &err);
+      }
     }
   }
   if (rc == GV_OK) rc = gv_store_commit(st, &err);
@@ -750,6 +770,7 @@ void h_user_patch(gv_call *c) {
     return;
   }
   if (first) gv_engine_notify(c->srv->e, first, eid);
+  if (renamed) gv_engine_notify(c->srv->e, renamed, renamed);
   json_t *o = api_user_json(c->srv, &u, 1);
   if (first) json_object_set_new(o, "receipt", api_receipt(eid, now));
   api_json(c, 200, o);

@@ -96,8 +96,20 @@ static int add_meeting(gv_engine *e, const gv_forum *f, const json_t *mj, int64_
   gv_store *s = gv_engine_store(e);
   int rc = m.title ? gv_store_begin(s, &err) : gv_error_set(&err, GV_ENOMEM, NULL, NULL);
   if (rc == GV_OK) rc = gv_store_meeting_insert(s, &m, 0, &err);
+  int64_t eid = 0;
+  if (rc == GV_OK) {
+    /* Recorded as the server records a meeting, so the record (and the audit log's view
+     * of the state) has the event that wrote the row. */
+    json_t *p = json_pack("{s:I, s:O?, s:s, s:s, s:s}", "meeting", (json_int_t)m.id, "title",
+                          json_object_get(mj, "title"), "place", m.place, "starts_on", m.starts_on, "ends_on",
+                          m.ends_on);
+    rc = p ? gv_engine_record_in_tx(e, f->id, "meeting", "meeting.created", 0, NULL, p, now, &eid, &err)
+           : gv_error_set(&err, GV_ENOMEM, NULL, NULL);
+    json_decref(p);
+  }
   if (rc == GV_OK) rc = gv_store_commit(s, &err);
   else if (m.title) gv_store_rollback(s);
+  if (rc == GV_OK) gv_engine_notify(e, eid, eid);
   *id = m.id;
   gv_meeting_clear(&m);
   return rc == GV_OK ? 0 : gv_cli_fail(&err);

@@ -152,6 +152,20 @@ int gv_account_set_role(gv_store *s, const gv_forum *f, int64_t actor_id, gv_use
   return rc;
 }
 
+int gv_account_rename(gv_store *s, const gv_forum *f, int64_t actor_id, gv_user *u, const char *display_name,
+                      int64_t now, int64_t *event_id, gv_error *err) {
+  json_t *params = json_pack("{s:s, s:s, s:s}", "username", u->username, "old_display_name", u->display_name,
+                             "display_name", display_name);
+  if (params == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  snprintf(u->display_name, sizeof u->display_name, "%s", display_name);
+  u->updated_at = now;
+  int rc = gv_store_user_update(s, u, err);
+  if (rc == GV_OK)
+    rc = record(s, f, actor_id, "account.renamed", u->member[0] ? u->member : NULL, params, now, event_id, err);
+  json_decref(params);
+  return rc;
+}
+
 size_t gv_demo_users(const gv_forum *f, gv_demo_user *out) {
   static const struct { const char *name, *role, *display, *lang; } fixed[] = {
       {"secretariat", "secretariat", "Secretariat", "en"},

@@ -36,6 +36,11 @@ int gv_account_set_role(gv_store *s, const gv_forum *f, int64_t actor_id, gv_use
                         const char *role, const char *member, int64_t now, int64_t *event_id,
                         gv_error *err);
 
+/* Changes the display name (how the pages and the record name the account), writing every
+ * field of u back. Records "account.renamed" with the old and new names. In a transaction. */
+int gv_account_rename(gv_store *s, const gv_forum *f, int64_t actor_id, gv_user *u, const char *display_name,
+                      int64_t now, int64_t *event_id, gv_error *err);
+
 /* The demo accounts every forum gets with `gavel init --demo` (and scenario tests):
  * secretariat, chair (acting chair), observer and one delegate per member, named
  * "<code>.delegate" in lowercase. */

@@ -233,7 +233,7 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
   gv_engine *e = c->e;
   char from[64];
   snprintf(from, sizeof from, "%s", is_create ? "" : c->item->state);
-  char *tb = NULL;
+  char *tb = NULL, *pj = NULL;
   int rc = GV_OK;
   c->a = a;
   c->go[0] = '\0';
@@ -271,7 +271,7 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
       if (a->params[i].type == GV_PT_MEMBER) member = json_string_value(json_object_get(p, a->params[i].name));
   json_t *params = json_deep_copy(p);
   if (extra) json_object_update(params, extra);
-  char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+  pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(params);
   gv_event ev = {0};
   snprintf(ev.forum_id, sizeof ev.forum_id, "%s", c->f->id);
@@ -285,8 +285,9 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
   ev.to_state = c->item->state;
   ev.params = pj;
   ev.sealed = a->sealed && c->item->sealed;
-  rc = gv_store_event_insert(e->store, &ev, err);
-  free(pj);
+  /* Written now, since its positions refer to it; sealed (handed to the event hook with
+   * the rows the action wrote) once everything below is written. */
+  rc = gv_store_event_write(e->store, &ev, err);
   if (rc != GV_OK) goto fail;
   *event_id = ev.id;
   if (e->first_event == 0) e->first_event = ev.id;
@@ -331,9 +332,12 @@ static int run_action(gv_actx *c, const gv_action *a, json_t *p, const char *kin
     json_decref(payload);
     if (rc != GV_OK) goto fail;
   }
+  if ((rc = gv_store_event_seal(e->store, &ev, err)) != GV_OK) goto fail;
+  free(pj);
   return GV_OK;
 fail:
   if (rc == GV_ESCRIPT || rc == GV_ELIMIT) record_incident(e, c, a->name, err, tb);
+  free(pj);
   free(tb);
   return rc;
 }

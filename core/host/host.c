@@ -5,6 +5,7 @@
 #include "base/log.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,30 @@ int gv_host_transaction(gv_host *h, int (*fn)(void *ud, gv_host *h, gv_error *er
   return rc;
 }
 
+/* The store's rows are handed to plugins as they are: the two structs must stay alike. */
+_Static_assert(sizeof(gv_state_row) == sizeof(gv_store_state_row), "gv_state_row differs from the store's");
+_Static_assert(offsetof(gv_state_row, digest) == offsetof(gv_store_state_row, digest), "gv_state_row.digest");
+_Static_assert(offsetof(gv_state_row, deleted) == offsetof(gv_store_state_row, deleted), "gv_state_row.deleted");
+_Static_assert(GV_STATE_DIGEST_LEN == 32, "a state digest is a SHA-256");
+
+typedef struct state_relay {
+  gv_state_row_fn fn;
+  void *ud;
+} state_relay;
+
+static int relay_state(void *ud, const gv_store_state_row *row) {
+  state_relay *x = ud;
+  return x->fn(x->ud, (const gv_state_row *)row);
+}
+
+int gv_host_state_rows(gv_host *h, gv_state_row_fn fn, void *ud, gv_error *err) {
+  if (fn == NULL)
+    return gv_error_set(err, gv_host_refuse(h, GV_EINVAL, "gv_host_state_rows without a function"), NULL,
+                        "no function");
+  state_relay x = {fn, ud};
+  return gv_store_state_rows(h->all->store, relay_state, &x, err);
+}
+
 int gv_host_for_command(const gv_host *h) { return h->for_command; }
 const char *gv_host_db_path(const gv_host *h) { return h->all->db_path; }
 const char *gv_host_forum_id(const gv_host *h) { return h->all->forum->id; }
@@ -196,7 +221,9 @@ static int event_hook(void *ud, const gv_event *e, gv_error *err) {
   /* As the store keeps it: an empty member is NULL. */
   const char *member = e->member && *e->member ? e->member : NULL;
   gv_plugin_event pe = {sizeof pe, e->id, e->forum_id,    e->item_id,  e->kind, e->action, e->actor_id, member,
-                        e->at,     e->from_state, e->to_state, e->params ? e->params : "{}", e->sealed};
+                        e->at,     e->from_state, e->to_state, e->params ? e->params : "{}", e->sealed,
+                        e->nrows,  (const gv_state_row *)e->rows, {0}};
+  memcpy(pe.state_digest, e->state_digest, sizeof pe.state_digest);
   int rc = GV_OK;
   p->in_event = 1;
   for (size_t i = 0; i < p->n && rc == GV_OK; i++) {

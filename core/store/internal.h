@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include "base/buf.h"
 #include "store/store.h"
 
 typedef struct gv_migration {
@@ -29,6 +30,9 @@ struct gv_store {
   void *event_hook_ud;
   const char *authorize_plugin; /* while preparing a plugin's statement: its name */
   int authorize_ddl;         /* ... and it is a migration */
+  gv_store_state_row *state_rows; /* the rows the last drain returned (reused) */
+  size_t state_cap;
+  gv_buf state_enc;          /* a row's canonical encoding (reused) */
   struct {
     const char *sql;         /* key: the SQL literal's address */
     sqlite3_stmt *stmt;
@@ -36,6 +40,12 @@ struct gv_store {
 };
 
 const gv_migration *gv_store_migrations(size_t *count);
+
+/* The capture of written state rows (state.c): set up on a connection once the schema is
+ * current, emptied when a transaction begins, freed with the store. */
+int gv_store_state_init(gv_store *s, gv_error *err);
+int gv_store_state_clear(gv_store *s, gv_error *err);
+void gv_store_state_forget(gv_store *s);
 
 /* A prepared, reset statement for sql (a string literal: its address is the cache key).
  * NULL on error, with err set. Owned by the store. */

@@ -238,6 +238,7 @@ int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err) {
     goto fail;
   }
   if ((rc = migrate(s, flags, err)) != GV_OK) goto fail;
+  if ((rc = gv_store_state_init(s, err)) != GV_OK) goto fail;
   *out = s;
   return GV_OK;
 fail:
@@ -248,6 +249,7 @@ fail:
 void gv_store_close(gv_store *s) {
   if (s == NULL) return;
   gv_store_plugin_forget(s);
+  gv_store_state_forget(s);
   for (size_t i = 0; i < GV_STMT_CACHE; i++)
     if (s->cache[i].stmt) sqlite3_finalize(s->cache[i].stmt);
   if (s->db) sqlite3_close_v2(s->db);
@@ -269,7 +271,10 @@ int gv_store_begin(gv_store *s, gv_error *err) {
   sqlite3_reset(st);
   s->in_tx = 1;
   s->savepoints = 0;
-  return GV_OK;
+  /* Rows written outside any event (before this transaction) belong to none of its events. */
+  int rc = gv_store_state_clear(s, err);
+  if (rc != GV_OK) gv_store_rollback(s);
+  return rc;
 }
 
 /* Whether the transaction begin opened is gone: SQLite rolls a whole transaction back by

@@ -159,10 +159,35 @@ int gv_store_meeting_list(gv_store *s, const char *forum_id, gv_meeting **out, s
                           gv_error *err);
 int gv_store_meeting_set_agenda_adopted(gv_store *s, int64_t id, int64_t at, gv_error *err);
 
+/* ---- State rows: what an event left in the record's tables ------------------------------ */
+
+/* A row of the tables the pages, the API and the meeting record show (items, meetings,
+ * positions, and of users: forum, username, display name, role, member, disabled), with
+ * the SHA-256 of its canonical encoding (state.c describes it). The layout is the plugin
+ * header's gv_state_row. */
+#define GV_STATE_DIGEST_LEN 32
+typedef struct gv_store_state_row {
+  const char *table;        /* "items", "meetings", "positions", "users" */
+  int64_t rowid;
+  uint8_t digest[GV_STATE_DIGEST_LEN];
+  int deleted;              /* the row no longer exists (its digest encodes it as absent) */
+} gv_store_state_row;
+
+/* The rows written in this transaction since the last drain (each once, sorted by table
+ * name, then rowid, with its digest as it is now), and state_digest, the SHA-256 of their
+ * digests in that order. *rows belongs to the store and lives until the next drain. */
+int gv_store_state_drain(gv_store *s, const gv_store_state_row **rows, size_t *n,
+                         uint8_t state_digest[GV_STATE_DIGEST_LEN], gv_error *err);
+/* Calls fn with every current row of those tables, in the same order and encoding; fn
+ * returns non-zero to stop early. */
+typedef int (*gv_store_state_fn)(void *ud, const gv_store_state_row *row);
+int gv_store_state_rows(gv_store *s, gv_store_state_fn fn, void *ud, gv_error *err);
+
 /* ---- Plugins: event hook, their own tables ------------------------------------------------- */
 
-/* Called right after each event is written, inside its transaction; an error rolls the
- * write back (the event insert fails with it). */
+/* Called once an event and the rows it wrote are written (gv_store_event_insert, or
+ * gv_store_event_seal after gv_store_event_write), inside its transaction, with the event's
+ * rows and state digest filled in; an error rolls the write back (the call fails with it). */
 struct gv_event;
 typedef int (*gv_store_event_hook)(void *ud, const struct gv_event *e, gv_error *err);
 void gv_store_set_event_hook(gv_store *s, gv_store_event_hook fn, void *ud);
@@ -217,10 +242,20 @@ typedef struct gv_event {
   const char *to_state;
   const char *params;       /* JSON text */
   int sealed;
+  /* Filled by the store when it calls the event hook: */
+  size_t nrows;             /* the state rows written since the previous event */
+  const gv_store_state_row *rows;
+  uint8_t state_digest[GV_STATE_DIGEST_LEN];
 } gv_event;
 
-/* Appends an event; sets e->id. In a transaction. */
+/* Appends an event whose rows are already written (an account, a meeting); sets e->id and
+ * calls the event hook with the rows written since the previous event. In a transaction. */
 int gv_store_event_insert(gv_store *s, gv_event *e, gv_error *err);
+/* The same in two steps, for an event whose rows refer to it (an action's positions):
+ * write appends it and sets e->id; seal, once its rows are written, calls the event hook
+ * with them. e's strings must live until seal returns. */
+int gv_store_event_write(gv_store *s, gv_event *e, gv_error *err);
+int gv_store_event_seal(gv_store *s, gv_event *e, gv_error *err);
 
 /* ---- Outbox ----------------------------------------------------------------------------- */
 

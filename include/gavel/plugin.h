@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 2 (version 1 had no helpers: its plugins reached into Gavel's internals). A plugin
+/* Version 3 (version 3 added the state rows each event wrote and gv_host_state_rows; version 2
+ * the helpers; version 1 had none: its plugins reached into Gavel's internals). A plugin
  * built against version N runs on any host of version N or later: structs only ever grow at
  * their end, each carries its size, and functions are only ever added. The host refuses a
  * plugin built for a newer version than its own. */
-#define GV_PLUGIN_API_VERSION 2
+#define GV_PLUGIN_API_VERSION 3
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
 
@@ -91,6 +92,20 @@ typedef struct gv_request gv_request; /* one HTTP request to a plugin's route */
 
 /* ---- Events --------------------------------------------------------------------------- */
 
+/* A row of the state a reader sees (version 3 and later): of the tables items, meetings,
+ * positions and users (of users only forum_id, username, display_name, role, member and
+ * disabled: never password hashes, sessions or login counters), with the SHA-256 of its
+ * canonical encoding. The encoding (docs/plugins.md) is the table's name and the rowid
+ * (each length-prefixed), then the row's columns in a fixed order, each typed and
+ * length-prefixed; a deleted row encodes as absent. Equal digests mean equal rows. */
+#define GV_STATE_DIGEST_LEN 32
+typedef struct gv_state_row {
+  const char *table;       /* "items", "meetings", "positions" or "users" */
+  int64_t rowid;
+  uint8_t digest[GV_STATE_DIGEST_LEN];
+  int deleted;             /* the event deleted the row: digest is that of its absence */
+} gv_state_row;
+
 /* An event of the record as it is written. Strings live until the hook returns. */
 typedef struct gv_plugin_event {
   size_t size;             /* sizeof the host's struct: read fields past it as absent */
@@ -106,11 +121,18 @@ typedef struct gv_plugin_event {
   const char *to_state;
   const char *params_json; /* may hold hidden stances: never show it to anyone */
   int sealed;
+  /* Version 3 and later (check size before reading them): the state rows the event's
+   * action wrote since the previous event of its transaction, each once, sorted by table
+   * name then rowid, with their digests as the action left them; and the SHA-256 of those
+   * digests concatenated in that order (of nothing when nrows is 0). */
+  size_t nrows;
+  const gv_state_row *rows;
+  uint8_t state_digest[GV_STATE_DIGEST_LEN];
 } gv_plugin_event;
 
-/* Called inside the transaction that writes the event, before it commits: write the
- * plugin's own rows here (an audit leaf, an outbox delivery); no I/O, no waiting.
- * Returning an error rolls the whole action back. */
+/* Called inside the transaction that writes the event, before it commits, once the rows
+ * its action wrote are written: write the plugin's own rows here (an audit leaf, an outbox
+ * delivery); no I/O, no waiting. Returning an error rolls the whole action back. */
 typedef int (*gv_event_fn)(void *state, gv_host *h, const gv_plugin_event *ev, gv_error *err);
 
 /* Called after a transaction committed, with the ids of the events it wrote. I/O may
@@ -163,6 +185,13 @@ int gv_host_sql(gv_host *h, const char *sql, const gv_arg *args, size_t nargs, g
  * checkpoint); commits if fn returns GV_OK, else rolls back. Inside a transaction (a hook,
  * a workflow function) it is refused with GV_ESTATE. */
 int gv_host_transaction(gv_host *h, int (*fn)(void *ud, gv_host *h, gv_error *err), void *ud, gv_error *err);
+
+/* Calls fn with every current state row (version 3 and later), sorted by table name then
+ * rowid, with digests in the same encoding as gv_plugin_event's rows: comparing them with
+ * the rows events wrote finds a change made to the database behind Gavel's back. fn
+ * returns non-zero to stop early. Returns GV_OK or an error with detail. */
+typedef int (*gv_state_row_fn)(void *ud, const gv_state_row *row);
+int gv_host_state_rows(gv_host *h, gv_state_row_fn fn, void *ud, gv_error *err);
 
 /* ---- HTTP routes ------------------------------------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /* The audit plugin: every event becomes a leaf of an append-only Merkle log (RFC 6962), with Ed25519-signed checkpoints. */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "gavel/plugin.h"
+#include "state.h"
 
 #define HASH 32
 
@@ -19,6 +21,7 @@ typedef struct audit {
   char key_name[160];        /* the signature line's name */
   uint8_t key_id[4];
   int64_t last_signed_ms;    /* real time of the last checkpoint */
+  int baseline_pending;      /* the log has entries but has not committed to the state yet */
 } audit;
 
 static const gv_plugin_migration migrations[] = {
@@ -41,6 +44,9 @@ static const gv_plugin_migration migrations[] = {
    "  note TEXT NOT NULL,"               /* the signed note, as published */
    "  at INTEGER NOT NULL"
    ");"},
+  /* The state rows each event wrote, as the entry holds them (NULL: logged before the log
+   * committed to the state, or by an older Gavel). */
+  {2, "state rows", "ALTER TABLE audit_leaves ADD COLUMN state_rows TEXT;"},
 };
 
 /* ---- Hashing (RFC 6962) ----------------------------------------------------------------------- */
@@ -62,14 +68,15 @@ static void node_hash(const uint8_t l[HASH], const uint8_t r[HASH], uint8_t out[
   gv_hash_sha256_end(c, out);
 }
 
-/* The canonical entry of an event: its fields and the leaf's salt as JSON with sorted keys.
+/* The canonical entry of an event: its fields, the state rows it wrote and the leaf's salt as
+ * JSON with sorted keys.
  * The same bytes are rebuilt from the events table by `gavel audit verify`. The salt keeps
  * a published leaf hash from being matched against guesses: a hidden stance has only a
  * few possible values, and the other fields of its event are easy to guess. */
 #define SALT 16
-static char *entry_of(const uint8_t *salt, size_t salt_len, int64_t id, const char *forum, int64_t item_id, const char *kind, const char *action,
-                      int64_t actor_id, const char *member, int64_t at, const char *from, const char *to,
-                      const char *params, int sealed) {
+static char *entry_of(const uint8_t *salt, size_t salt_len, json_t *rows, int64_t id, const char *forum, int64_t item_id,
+                      const char *kind, const char *action, int64_t actor_id, const char *member, int64_t at,
+                      const char *from, const char *to, const char *params, int sealed) {
   char sb[64] = "";
   if (salt && salt_len == SALT) gv_text_base64(salt, SALT, sb);
   json_t *p = json_loads(params ? params : "{}", JSON_DECODE_ANY, NULL);
@@ -79,6 +86,10 @@ static char *entry_of(const uint8_t *salt, size_t salt_len, int64_t id, const ch
                         member ? json_string(member) : json_null(), "at", (json_int_t)at, "from_state",
                         from ? json_string(from) : json_null(), "to_state", to ? json_string(to) : json_null(), "params",
                         p ? p : json_null(), "sealed", sealed);
+  /* The state rows the event wrote: [[table, rowid, base64 digest, or null if deleted], ...].
+   * An entry logged before the log committed to the state has no "rows" at all, so its
+   * bytes (and its leaf hash) are what they always were. */
+  if (o && rows) json_object_set(o, "rows", rows);
   char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(o);
   return s;
@@ -207,20 +218,31 @@ static int subproof(gv_host *h, int64_t m, int64_t a, int64_t b, int complete, j
 /* ---- Appending ---------------------------------------------------------------------------------- */
 
 /* Appends the leaf of one event (fields as entry_of takes them, after the salt). */
-static int append_leaf(gv_host *h, int64_t event_id, const char *forum, int64_t item_id, const char *kind,
+static int append_leaf(gv_host *h, json_t *rows, int64_t event_id, const char *forum, int64_t item_id, const char *kind,
                        const char *action, int64_t actor_id, const char *member, int64_t at, const char *from,
                        const char *to, const char *params, int sealed, int64_t *index, gv_error *err) {
   uint8_t salt[SALT], leaf[HASH];
   if (gv_random_bytes(salt, SALT) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "no random bytes for the audit log");
-  char *entry = entry_of(salt, SALT, event_id, forum, item_id, kind, action, actor_id, member, at, from, to, params, sealed);
-  if (entry == NULL) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+  char *entry = entry_of(salt, SALT, rows, event_id, forum, item_id, kind, action, actor_id, member, at, from, to, params,
+                         sealed);
+  char *rows_text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+  if (entry == NULL || (rows && rows_text == NULL)) {
+    free(entry);
+    free(rows_text);
+    return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+  }
   leaf_hash(entry, strlen(entry), leaf);
   free(entry);
   int64_t idx = log_size(h, err);
-  if (idx < 0) return GV_ESTORE;
-  gv_arg a[4] = {GV_INT(idx), GV_INT(event_id), GV_BLOB(salt, SALT), GV_BLOB(leaf, HASH)};
-  int rc = gv_host_sql(h, "INSERT INTO audit_leaves(idx, event_id, salt, hash) VALUES (?1, ?2, ?3, ?4)", a, 4, NULL,
-                       NULL, err);
+  if (idx < 0) {
+    free(rows_text);
+    return GV_ESTORE;
+  }
+  gv_arg a[5] = {GV_INT(idx), GV_INT(event_id), GV_BLOB(salt, SALT), GV_BLOB(leaf, HASH),
+                 rows_text ? GV_TEXT(rows_text) : GV_NULL_ARG};
+  int rc = gv_host_sql(h, "INSERT INTO audit_leaves(idx, event_id, salt, hash, state_rows) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       a, 5, NULL, NULL, err);
+  free(rows_text);
   if (rc != GV_OK) return rc;
   /* Complete the subtrees this leaf closes: while it is a right child, hash with the left. */
   uint8_t cur[HASH];
@@ -239,11 +261,34 @@ static int append_leaf(gv_host *h, int64_t event_id, const char *forum, int64_t 
   return GV_OK;
 }
 
+static int64_t committed_entries(gv_host *h, gv_error *err) {
+  hrow x = {0};
+  if (gv_host_sql(h, "SELECT count(*) FROM audit_leaves WHERE state_rows IS NOT NULL", NULL, 0, read_int, &x, err) != GV_OK)
+    return -1;
+  return x.i;
+}
+
 static int on_event(void *state, gv_host *h, const gv_plugin_event *ev, gv_error *err) {
-  (void)state;
+  audit *a = state;
   int64_t index;
-  int rc = append_leaf(h, ev->id, ev->forum_id, ev->item_id, ev->kind, ev->action, ev->actor_id, ev->member, ev->at,
-                       ev->from_state, ev->to_state, ev->params_json, ev->sealed, &index, err);
+  int has_rows = ev->size >= offsetof(gv_plugin_event, state_digest) + sizeof ev->state_digest;
+  const gv_state_row *rows = has_rows ? ev->rows : NULL;
+  size_t nrows = has_rows ? ev->nrows : 0;
+  json_t *rj = NULL;
+  int rc = GV_OK;
+  if (a->baseline_pending) {
+    /* The first entry to commit to the state takes it as it finds it (see catch_up). */
+    int64_t committed = committed_entries(h, err);
+    if (committed < 0) return GV_ESTORE;
+    if (committed > 0) a->baseline_pending = 0;
+    else rc = audit_state_baseline(h, rows, nrows, &rj, err);
+  }
+  if (rc == GV_OK && rj == NULL && has_rows && (rj = audit_rows_json(rows, nrows)) == NULL)
+    rc = gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
+  if (rc == GV_OK)
+    rc = append_leaf(h, rj, ev->id, ev->forum_id, ev->item_id, ev->kind, ev->action, ev->actor_id, ev->member, ev->at,
+                     ev->from_state, ev->to_state, ev->params_json, ev->sealed, &index, err);
+  json_decref(rj);
   if (rc == GV_OK) gv_host_receipt_int(h, "audit_index", index);
   return rc;
 }
@@ -365,16 +410,22 @@ typedef struct catch_ctx {
   gv_error *err;
   int rc;
   int64_t n, first, last;
+  int64_t final;           /* the last event to catch up */
 } catch_ctx;
 
 static int catch_row(void *ud, const gv_row *r) {
   catch_ctx *c = ud;
   int64_t idx;
+  json_t *rows = NULL;
   if (c->n == 0) c->first = gv_row_int(r, 0);
   c->last = gv_row_int(r, 0);
-  c->rc = append_leaf(c->h, gv_row_int(r, 0), gv_row_text(r, 1), gv_row_int(r, 2), gv_row_text(r, 3), gv_row_text(r, 4),
+  /* The rows those events wrote are not known one by one: the last of them takes every
+   * row that differs from what the log says, so the log goes on from the state it found. */
+  if (c->last == c->final && (c->rc = audit_state_baseline(c->h, NULL, 0, &rows, c->err)) != GV_OK) return 1;
+  c->rc = append_leaf(c->h, rows, gv_row_int(r, 0), gv_row_text(r, 1), gv_row_int(r, 2), gv_row_text(r, 3), gv_row_text(r, 4),
                       gv_row_int(r, 5), gv_row_text(r, 6), gv_row_int(r, 7), gv_row_text(r, 8), gv_row_text(r, 9),
                       gv_row_text(r, 10), (int)gv_row_int(r, 11), &idx, c->err);
+  json_decref(rows);
   c->n++;
   return c->rc != GV_OK;
 }
@@ -382,9 +433,19 @@ static int catch_row(void *ud, const gv_row *r) {
 /* Events written while the plugin was not running (it was disabled, or the database is
  * older than it) join the log when it starts, in the order they were written. */
 static int catch_up(void *ud, gv_host *h, gv_error *err) {
-  (void)ud;
-  catch_ctx c = {h, err, GV_OK, 0, 0, 0};
-  int rc = gv_host_sql(h,
+  audit *a = ud;
+  catch_ctx c = {h, err, GV_OK, 0, 0, 0, 0};
+  hrow final = {0};
+  int rc = gv_host_sql(h, "SELECT max(id) FROM events WHERE id > (SELECT coalesce(max(event_id), 0) FROM audit_leaves)",
+                       NULL, 0, read_int, &final, err);
+  if (rc != GV_OK) return rc;
+  c.final = final.i;
+  /* A log written before it committed to the state (by an older Gavel) takes the state as
+   * it finds it with the next event. */
+  int64_t size = log_size(h, err), committed = committed_entries(h, err);
+  if (size < 0 || committed < 0) return GV_ESTORE;
+  a->baseline_pending = c.final <= 0 && size > 0 && committed == 0;
+  rc = gv_host_sql(h,
                        "SELECT id, forum_id, item_id, kind, action, actor_id, member, at, from_state, to_state, params,"
                        " sealed FROM events WHERE id > (SELECT coalesce(max(event_id), 0) FROM audit_leaves) ORDER BY id",
                        NULL, 0, catch_row, &c, err);
@@ -631,9 +692,11 @@ static int verify_row(void *ud, const gv_row *r) {
   }
   size_t salt_len = 0;
   const uint8_t *salt = gv_row_blob(r, 15, &salt_len);
-  char *entry = entry_of(salt, salt_len, gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
+  json_t *rows = gv_row_is_null(r, 16) ? NULL : json_loads(gv_row_text(r, 16), 0, NULL);
+  char *entry = entry_of(salt, salt_len, rows ? rows : gv_row_is_null(r, 16) ? NULL : json_null(), gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
                          gv_row_text(r, 7), gv_row_int(r, 8), gv_row_text(r, 9), gv_row_int(r, 10), gv_row_text(r, 11),
                          gv_row_text(r, 12), gv_row_text(r, 13), (int)gv_row_int(r, 14));
+  json_decref(rows);
   uint8_t leaf[HASH];
   leaf_hash(entry, strlen(entry), leaf);
   free(entry);
@@ -685,6 +748,29 @@ static int verify_checkpoint(void *ud, const gv_row *r) {
   return 0;
 }
 
+typedef struct state_check {
+  verify_ctx *v;
+  int64_t differences;
+} state_check;
+
+/* One row of the database that is not what the log says the last event to write it left. */
+static int report_row(void *ud, const char *table, int64_t rowid, audit_row_diff kind, const uint8_t *current,
+                      int64_t event_id) {
+  state_check *s = ud;
+  (void)current;
+  s->differences++;
+  if (s->v->problems++ >= 20) return 0;
+  if (kind == AUDIT_ROW_CHANGED)
+    printf("problem: %s row %lld: changed since event %lld\n", table, (long long)rowid, (long long)event_id);
+  else if (kind == AUDIT_ROW_MISSING)
+    printf("problem: %s row %lld: deleted since event %lld\n", table, (long long)rowid, (long long)event_id);
+  else if (kind == AUDIT_ROW_RESURRECTED)
+    printf("problem: %s row %lld: present, but event %lld deleted it\n", table, (long long)rowid, (long long)event_id);
+  else
+    printf("problem: %s row %lld: written by no event in the log\n", table, (long long)rowid);
+  return 0;
+}
+
 static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -693,7 +779,7 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
   /* Every leaf against its event, and every event has a leaf. */
   if (gv_host_sql(h,
                   "SELECT l.idx, l.event_id, l.hash, e.id, e.forum_id, e.item_id, e.kind, e.action, e.actor_id,"
-                  " e.member, e.at, e.from_state, e.to_state, e.params, e.sealed, l.salt"
+                  " e.member, e.at, e.from_state, e.to_state, e.params, e.sealed, l.salt, l.state_rows"
                   " FROM audit_leaves l LEFT JOIN events e ON e.id = l.event_id ORDER BY l.idx",
                   NULL, 0, verify_row, &v, &err) != GV_OK) {
     fprintf(stderr, "gavel audit verify: %s\n", err.message);
@@ -718,6 +804,13 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
     }
   cps c = {&v, 0, 0};
   gv_host_sql(h, "SELECT size, note FROM audit_checkpoints ORDER BY size", NULL, 0, verify_checkpoint, &c, &err);
+  /* The state: every row of the database is what the last entry to write it says. */
+  state_check sc = {&v, 0};
+  int64_t committed = committed_entries(h, &err);
+  if (committed < 0 || (committed > 0 && audit_state_diff(h, report_row, &sc, NULL, &err) != GV_OK)) {
+    fprintf(stderr, "gavel audit verify: %s\n", err.message);
+    return 1;
+  }
   uint8_t root[HASH];
   char b64[64] = "";
   if (root_at(h, size, root, &err) == GV_OK) gv_text_base64(root, HASH, b64);
@@ -726,6 +819,10 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
     return 1;
   }
   printf("ok: %lld entries, %lld checkpoints verified; root %s\n", (long long)size, (long long)c.count, b64);
+  if (committed == 0 && size > 0)
+    printf("the log has not committed to the state yet (its entries predate that): the next event will\n");
+  else
+    printf("the stored state matches the log\n");
   return 0;
 }
 
@@ -738,9 +835,11 @@ static int export_row(void *ud, const gv_row *r) {
   export_ctx *x = ud;
   size_t salt_len = 0;
   const uint8_t *salt = gv_row_blob(r, 15, &salt_len);
-  char *entry = entry_of(salt, salt_len, gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
+  json_t *rows = gv_row_is_null(r, 16) ? NULL : json_loads(gv_row_text(r, 16), 0, NULL);
+  char *entry = entry_of(salt, salt_len, rows ? rows : gv_row_is_null(r, 16) ? NULL : json_null(), gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
                          gv_row_text(r, 7), gv_row_int(r, 8), gv_row_text(r, 9), gv_row_int(r, 10), gv_row_text(r, 11),
                          gv_row_text(r, 12), gv_row_text(r, 13), (int)gv_row_int(r, 14));
+  json_decref(rows);
   size_t n = 0;
   const uint8_t *h = gv_row_blob(r, 2, &n);
   char b64[64] = "";
@@ -783,7 +882,7 @@ static int cmd_export(void *state, gv_host *h, int argc, char **argv) {
   fprintf(out, "{\"origin\":\"%s\",\"verifier_key\":\"%s\"}\n", ((audit *)state)->origin, vkey);
   int rc = gv_host_sql(h,
                        "SELECT l.idx, l.event_id, l.hash, e.id, e.forum_id, e.item_id, e.kind, e.action, e.actor_id,"
-                       " e.member, e.at, e.from_state, e.to_state, e.params, e.sealed, l.salt"
+                       " e.member, e.at, e.from_state, e.to_state, e.params, e.sealed, l.salt, l.state_rows"
                        " FROM audit_leaves l JOIN events e ON e.id = l.event_id ORDER BY l.idx",
                        NULL, 0, export_row, &x, &err);
   if (rc == GV_OK)
@@ -822,7 +921,7 @@ static int cmd_checkpoint(void *state, gv_host *h, int argc, char **argv) {
 }
 
 static const gv_plugin_command commands[] = {
-    {"audit verify", "", "check the whole audit log offline: every entry, node and signed checkpoint", cmd_verify},
+    {"audit verify", "", "check the whole audit log offline: every entry, node and signed checkpoint, and the stored state against it", cmd_verify},
     {"audit export", "[FILE]", "write the audit log (entries, checkpoints, verifier key) as JSON lines", cmd_export},
     {"audit checkpoint", "", "sign a checkpoint of the log now and print it", cmd_checkpoint},
     {NULL}};

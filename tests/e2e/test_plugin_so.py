@@ -103,6 +103,11 @@ class SharedObjectPlugin(GavelTest):
         self.assertEqual(s["local"], "04:00")
         self.assertTrue(s["real_ms"])
         self.assertTrue(s["str"])
+        # Version 3: the event hook got the rows each event wrote, with a matching state digest,
+        # and the item's row as the creation left it is the one the database holds.
+        self.assertGreater(s["state_rows"], 0)
+        self.assertGreaterEqual(s["items_matched"], 1)
+        self.assertTrue(s["state_digests_ok"])
 
         # A second reply to one request is refused (and logged); the first one stands.
         st, _, body = srv.request("GET", "/v1/example/twice/hello")

@@ -1,5 +1,6 @@
 /* A plugin built outside the tree, against include/gavel/plugin.h alone, that uses every entry of the API. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ typedef struct example {
 static const gv_plugin_migration migrations[] = {
     {1, "seen", "CREATE TABLE example_seen (event_id INTEGER PRIMARY KEY, action TEXT, digest BLOB NOT NULL);"},
     {2, "notes", "CREATE TABLE example_notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, at INTEGER NOT NULL);"},
+    {3, "state rows",
+     "CREATE TABLE example_rows (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, tbl TEXT NOT NULL,"
+     " row_id INTEGER NOT NULL, digest BLOB);"
+     "ALTER TABLE example_seen ADD COLUMN state_ok INTEGER;"},
 };
 
 /* ---- Hooks ------------------------------------------------------------------------------------ */
@@ -34,6 +39,24 @@ static int on_event(void *state, gv_host *h, const gv_plugin_event *ev, gv_error
   gv_arg a[3] = {GV_INT(ev->id), ev->action ? GV_TEXT(ev->action) : GV_NULL_ARG, GV_BLOB(d, sizeof d)};
   int rc = gv_host_sql(h, "INSERT INTO example_seen(event_id, action, digest) VALUES (?1, ?2, ?3)", a, 3, NULL, NULL, err);
   if (rc != GV_OK) return rc;
+  /* Version 3: the rows the event wrote, and their digest, which must be the SHA-256 of
+   * the row digests in order. */
+  if (ev->size >= offsetof(gv_plugin_event, state_digest) + sizeof ev->state_digest) {
+    gv_hash *all = gv_hash_sha256_begin();
+    for (size_t i = 0; i < ev->nrows && rc == GV_OK; i++) {
+      const gv_state_row *row = &ev->rows[i];
+      gv_hash_sha256_add(all, row->digest, sizeof row->digest);
+      gv_arg r[4] = {GV_INT(ev->id), GV_TEXT(row->table), GV_INT(row->rowid),
+                     row->deleted ? GV_NULL_ARG : GV_BLOB(row->digest, sizeof row->digest)};
+      rc = gv_host_sql(h, "INSERT INTO example_rows(event_id, tbl, row_id, digest) VALUES (?1, ?2, ?3, ?4)", r, 4, NULL,
+                       NULL, err);
+    }
+    uint8_t want[GV_HASH_SHA256_LEN];
+    gv_hash_sha256_end(all, want);
+    gv_arg ok[2] = {GV_INT(memcmp(want, ev->state_digest, sizeof want) == 0), GV_INT(ev->id)};
+    if (rc == GV_OK) rc = gv_host_sql(h, "UPDATE example_seen SET state_ok = ?1 WHERE event_id = ?2", ok, 2, NULL, NULL, err);
+    if (rc != GV_OK) return rc;
+  }
   return gv_host_receipt_int(h, "example_event", ev->id);
 }
 
@@ -123,6 +146,32 @@ static void helpers_json(gv_str *s) {
                 str_ok() ? "true" : "false");
 }
 
+/* Every current state row, and how many item rows are what the events said they left. */
+typedef struct state_count {
+  gv_host *h;
+  long long rows, items_matched;
+} state_count;
+
+static int last_digest(void *ud, const gv_row *row) {
+  size_t n = 0;
+  const void *b = gv_row_blob(row, 0, &n);
+  if (b && n == GV_STATE_DIGEST_LEN) memcpy(ud, b, n);
+  return 1;
+}
+
+static int count_state(void *ud, const gv_state_row *row) {
+  state_count *c = ud;
+  c->rows++;
+  if (strcmp(row->table, "items") != 0) return 0;
+  uint8_t logged[GV_STATE_DIGEST_LEN] = {0};
+  gv_arg a[1] = {GV_INT(row->rowid)};
+  gv_error err;
+  gv_host_sql(c->h, "SELECT digest FROM example_rows WHERE tbl = 'items' AND row_id = ?1 ORDER BY id DESC LIMIT 1", a, 1,
+              last_digest, logged, &err);
+  if (memcmp(logged, row->digest, sizeof logged) == 0) c->items_matched++;
+  return 0;
+}
+
 static void r_state(void *state, gv_host *h, gv_request *r) {
   example *ex = state;
   gv_error err;
@@ -132,8 +181,15 @@ static void r_state(void *state, gv_host *h, gv_request *r) {
   gv_host_sql(h, "SELECT count(*) FROM example_seen", NULL, 0, count_row, &seen, &err);
   gv_host_sql(h, "SELECT digest, action FROM example_seen WHERE action IS NOT NULL ORDER BY event_id", NULL, 0,
               digest_row, &digests, &err);
+  state_count sc = {h, 0, 0};
+  long long state_ok = 0, state_bad = 0;
+  gv_host_state_rows(h, count_state, &sc, &err);
+  gv_host_sql(h, "SELECT count(*) FROM example_seen WHERE state_ok = 1", NULL, 0, count_row, &state_ok, &err);
+  gv_host_sql(h, "SELECT count(*) FROM example_seen WHERE state_ok = 0", NULL, 0, count_row, &state_bad, &err);
   gv_str *s = gv_str_new();
-  gv_str_printf(s, "{\"greeting\": \"%s\", \"seen\": %lld, \"digests\": %s, \"commits\": %ld, \"serving\": %s, ",
+  gv_str_printf(s, "{\"state_rows\": %lld, \"items_matched\": %lld, \"state_digests_ok\": %s, ", sc.rows,
+                sc.items_matched, state_ok > 0 && state_bad == 0 ? "true" : "false");
+  gv_str_printf(s, "\"greeting\": \"%s\", \"seen\": %lld, \"digests\": %s, \"commits\": %ld, \"serving\": %s, ",
                 ex->greeting, seen, digests ? "true" : "false", ex->commits, ex->serving ? "true" : "false");
   gv_str_printf(s, "\"second_reply\": \"%s\", \"forum\": \"%s\", \"forum_name\": \"%s\", \"title_fr\": \"%s\", ",
                 gv_err_name(ex->second_reply), gv_host_forum_id(h), gv_host_forum_name(h), gv_host_forum_title(h, "fr"));

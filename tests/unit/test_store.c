@@ -5,9 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "engine/accounts.h"
+#include "base/crypto.h"
 #include "model/forum.h"
 #include "base/time.h"
 #include "store/store.h"
@@ -183,6 +185,98 @@ static void test_savepoints_isolate(void **state) {
   tu_rmdir(dir);
 }
 
+/* What the event hook saw: each event's rows, as (table initial, rowid, deleted) triples. */
+typedef struct seen_rows {
+  char text[256];
+  uint8_t last_state[GV_STATE_DIGEST_LEN];
+  uint8_t last_digest[GV_STATE_DIGEST_LEN];
+} seen_rows;
+
+static int note_rows(void *ud, const gv_event *e, gv_error *err) {
+  seen_rows *x = ud;
+  size_t n = strlen(x->text);
+  snprintf(x->text + n, sizeof x->text - n, "%s:", e->action);
+  for (size_t i = 0; i < e->nrows; i++) {
+    n = strlen(x->text);
+    snprintf(x->text + n, sizeof x->text - n, "%c%lld%s,", e->rows[i].table[0], (long long)e->rows[i].rowid,
+             e->rows[i].deleted ? "x" : "");
+    memcpy(x->last_digest, e->rows[i].digest, GV_STATE_DIGEST_LEN);
+  }
+  memcpy(x->last_state, e->state_digest, GV_STATE_DIGEST_LEN);
+  n = strlen(x->text);
+  snprintf(x->text + n, sizeof x->text - n, ";");
+  return GV_OK;
+}
+
+typedef struct listed {
+  int users;
+  uint8_t digest[GV_STATE_DIGEST_LEN];
+} listed;
+
+static int list_row(void *ud, const gv_store_state_row *r) {
+  listed *l = ud;
+  if (strcmp(r->table, "users") == 0) {
+    l->users++;
+    memcpy(l->digest, r->digest, GV_STATE_DIGEST_LEN);
+  }
+  return 0;
+}
+
+/* Each event is handed the state rows written since the previous one; a rolled-back
+ * savepoint takes its rows with it; a password change writes no state; the digests the
+ * hook saw are those the enumeration gives. */
+static void test_state_rows_reach_the_event_hook(void **state) {
+  char *dir = tu_tmpdir();
+  const char *db = tu_path(dir, "g.db");
+  gv_store *s = NULL;
+  gv_error err;
+  gv_forum *f = load_midiocc();
+  seen_rows seen = {{0}, {0}, {0}};
+  assert_int_equal(gv_store_open(db, GV_STORE_CREATE, &s, &err), GV_OK);
+  gv_store_set_event_hook(s, note_rows, &seen);
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_store_forum_save(s, f, 1000, &err), GV_OK);
+  const char *names[] = {"a.one", "b.two", "c.three"};
+  gv_user u[3];
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(gv_store_savepoint(s, &err), GV_OK);
+    memset(&u[i], 0, sizeof u[i]);
+    snprintf(u[i].username, sizeof u[i].username, "%s", names[i]);
+    snprintf(u[i].role, sizeof u[i].role, "observer");
+    snprintf(u[i].password_hash, sizeof u[i].password_hash, "x");
+    assert_int_equal(gv_account_create(s, f, 0, &u[i], 1, NULL, &err), GV_OK);
+    if (i == 1) gv_store_rollback_to(s);
+    else assert_int_equal(gv_store_release(s, &err), GV_OK);
+  }
+  assert_int_equal(gv_account_set_password(s, f, 0, &u[0], "y", 1, 2, NULL, &err), GV_OK);
+  assert_int_equal(gv_account_set_disabled(s, f, 0, &u[0], 1, 3, NULL, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  /* The hook saw b.two's creation before its savepoint rolled back (its note is plain
+   * memory); c.three then took the same rowid. The password reset wrote no state row. */
+  assert_string_equal(seen.text, "account.created:u1,;account.created:u2,;account.created:u2,;"
+                                 "account.password_reset:;account.disabled:u1,;");
+  uint8_t want[GV_STATE_DIGEST_LEN];
+  gv_sha256(seen.last_digest, sizeof seen.last_digest, want);
+  assert_memory_equal(want, seen.last_state, sizeof want);
+  listed l = {0, {0}};
+  assert_int_equal(gv_store_state_rows(s, list_row, &l, &err), GV_OK);
+  assert_int_equal(l.users, 2);
+  /* A change made outside any event is not handed to the next event. */
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  u[1] = u[2];
+  snprintf(u[1].display_name, sizeof u[1].display_name, "renamed quietly");
+  assert_int_equal(gv_store_user_update(s, &u[1], &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  seen.text[0] = '\0';
+  assert_int_equal(gv_store_begin(s, &err), GV_OK);
+  assert_int_equal(gv_account_set_disabled(s, f, 0, &u[0], 0, 4, NULL, &err), GV_OK);
+  assert_int_equal(gv_store_commit(s, &err), GV_OK);
+  assert_string_equal(seen.text, "account.enabled:u1,;");
+  gv_store_close(s);
+  gv_forum_free(f);
+  tu_rmdir(dir);
+}
+
 static void test_backup_consistent_and_private(void **state) {
   char *dir = tu_tmpdir();
   const char *db = tu_path(dir, "g.db"), *out = tu_path(dir, "copy.db");
@@ -335,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_synchronous_full_and_foreign_keys),
       cmocka_unit_test(test_rollback_and_fault_injection),
       cmocka_unit_test(test_savepoints_isolate),
+      cmocka_unit_test(test_state_rows_reach_the_event_hook),
       cmocka_unit_test(test_backup_consistent_and_private),
       cmocka_unit_test(test_plugin_sql_confined),
   };
