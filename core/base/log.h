@@ -2,12 +2,7 @@
 #ifndef GV_LOG_H
 #define GV_LOG_H
 
-/* ---- begin: shared by core/base/ and include/gavel/plugin.h (tests/structure/test_plugin_header.py keeps them equal) ---- */
-#ifndef GV_LOG_LEVELS_DEFINED
-#define GV_LOG_LEVELS_DEFINED
-enum { GV_LOG_DEBUG = 0, GV_LOG_INFO = 1, GV_LOG_WARN = 2, GV_LOG_ERROR = 3, GV_LOG_OFF = 4 };
-#endif
-/* ---- end: shared by core/base/ and include/gavel/plugin.h ---- */
+#include "gavel/errors.h" /* the log levels */
 
 /* Sets the lowest level written (default GV_LOG_INFO). */
 void gv_log_set_level(int level);

@@ -25,7 +25,7 @@ configure_file(${CMAKE_SOURCE_DIR}/scripts/debian/gavel-plugin.pc.in ${CMAKE_BIN
 install(TARGETS gavel RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/workflows/ DESTINATION ${CMAKE_INSTALL_DATADIR}/gavel/workflows
   FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
-install(FILES ${CMAKE_SOURCE_DIR}/include/gavel/plugin.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/gavel)
+install(FILES ${CMAKE_SOURCE_DIR}/include/gavel/plugin.h ${CMAKE_SOURCE_DIR}/include/gavel/errors.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/gavel)
 install(FILES ${CMAKE_BINARY_DIR}/deb/gavel-plugin.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 install(DIRECTORY DESTINATION lib/gavel/plugins)
 install(FILES ${CMAKE_BINARY_DIR}/man/gavel.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

@@ -31,10 +31,13 @@ DOUBLED = '''workflow "doubled" {
 
 
 def api_functions():
-    """The functions include/gavel/plugin.h declares."""
-    with open(os.path.join(SOURCE, "include", "gavel", "plugin.h"), encoding="utf-8") as f:
-        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
-    return set(re.findall(r"^[a-z][\w \*]*?\b(gv_\w+)\s*\(", text, re.M))
+    """The functions include/gavel/plugin.h declares, with errors.h, which it includes."""
+    names = set()
+    for header in ("plugin.h", "errors.h"):
+        with open(os.path.join(SOURCE, "include", "gavel", header), encoding="utf-8") as f:
+            text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+        names |= set(re.findall(r"^[a-z][\w \*]*?\b(gv_\w+)\s*\(", text, re.M))
+    return names
 
 
 class SharedObjectPlugin(GavelTest):

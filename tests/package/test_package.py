@@ -104,7 +104,7 @@ class PackageTest(unittest.TestCase):
                      "./usr/share/gavel/workflows/consultation.lua",
                      "./usr/share/gavel/workflows/forums/midiocc.lua",
                      "./usr/share/man/man1/gavel.1.gz", "./usr/share/man/man5/gavel.conf.lua.5.gz",
-                     "./usr/include/gavel/plugin.h", "./usr/share/pkgconfig/gavel-plugin.pc",
+                     "./usr/include/gavel/plugin.h", "./usr/include/gavel/errors.h", "./usr/share/pkgconfig/gavel-plugin.pc",
                      "./usr/lib/gavel/plugins/", "./usr/share/doc/gavel/copyright",
                      "./usr/share/doc/gavel/changelog.Debian.gz"):
             self.assertIn(" " + path + "\n", listing + "\n", f"{path} is not in the package")

@@ -43,6 +43,8 @@ def includes():
 
 
 def layer_of_header(inc):
+    if inc == "gavel/errors.h":
+        return "base"  # the error table and log levels, shared with the plugin API
     if inc.startswith("gavel/"):
         return "host"  # the public plugin header, implemented by the host
     return inc.split("/")[0] if "/" in inc else None
