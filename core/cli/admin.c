@@ -486,7 +486,7 @@ static gv_opt init_opts[] = {
     {"sample", 0, "with --demo: also a meeting and items of every workflow, in progress"},
     {NULL}};
 static gv_opt user_add_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id (default: the database's only forum)"},
     {"role", 1, "secretariat, chair, delegate or observer"},
     {"member", 1, "for a delegate: the member state's code, e.g. KM"},
@@ -496,26 +496,26 @@ static gv_opt user_add_opts[] = {
     {"password-stdin", 0, "read the password from standard input (default: generate one)"},
     {NULL}};
 static gv_opt user_list_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
     {"member", 1, "only the accounts of this member state"},
     {"json", 0, "print JSON"},
     {NULL}};
 static gv_opt user_change_opts[] = {
-    {"db", 1, "database file (default gavel.db)"}, {"forum", 1, "forum id"}, {NULL}};
+    GV_CLI_DB_OPTIONS, {"forum", 1, "forum id"}, {NULL}};
 static gv_opt user_set_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
     {"role", 1, "secretariat, chair, delegate or observer"},
     {"member", 1, "for a delegate: the member state's code"},
     {NULL}};
 static gv_opt user_passwd_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
     {"password-stdin", 0, "read the new password from standard input (default: generate one)"},
     {NULL}};
 static gv_opt meeting_add_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
     {"title", 1, "title (English, or the only one)"},
     {"title-fr", 1, "title in French"},
@@ -524,10 +524,10 @@ static gv_opt meeting_add_opts[] = {
     {"end", 1, "last day, YYYY-MM-DD (default: the first day)"},
     {NULL}};
 static gv_opt meeting_list_opts[] = {
-    {"db", 1, "database file (default gavel.db)"}, {"forum", 1, "forum id"}, {NULL}};
-static gv_opt backup_opts[] = {{"db", 1, "database file to copy (default gavel.db)"}, {NULL}};
+    GV_CLI_DB_OPTIONS, {"forum", 1, "forum id"}, {NULL}};
+static gv_opt backup_opts[] = {GV_CLI_DB_OPTIONS, {NULL}};
 static gv_opt incidents_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"limit", 1, "how many, newest first (default 50)"},
     {"json", 0, "print JSON"},
     {NULL}};

@@ -24,6 +24,11 @@ typedef struct gv_opt {
   int nvalues;
 } gv_opt;
 
+/* The options that choose the database, which every command working on one takes. */
+#define GV_CLI_DB_OPTIONS                                                                              \
+  {"config", 1, "configuration file (default $GAVEL_CONFIG, else ./gavel.conf.lua if present)"},     \
+  {"db", 1, "database file (default $GAVEL_DATABASE, else the configuration's, else ./gavel.db)"}
+
 typedef struct gv_cmd gv_cmd;
 typedef int (*gv_cmd_fn)(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv);
 

@@ -195,26 +195,25 @@ static int cmd_token_revoke(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
 }
 
 static gv_opt serve_opts[] = {
-    {"config", 1, "configuration file (default $GAVEL_CONFIG, else ./gavel.conf.lua if present)"},
-    {"db", 1, "database file (default $GAVEL_DATABASE, else the configuration's, else ./gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"listen", 1, "address and port (default 127.0.0.1:8080)"},
     {"workflows", 1, "directory of workflow files (default: the shipped ones)"},
     {"test-clock", 0, "tests only: enable POST /v1/test/clock to move time forward"},
     {"print-routes", 0, "print the HTTP routes and exit"},
     {NULL}};
 static gv_opt record_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
     {"meeting", 1, "the meeting's id"},
     {"format", 1, "md, html or json (default md)"},
     {"output", 1, "write to this file instead of standard output"},
     {NULL}};
 static gv_opt token_create_opts[] = {
-    {"db", 1, "database file (default gavel.db)"},
+    GV_CLI_DB_OPTIONS,
     {"label", 1, "what the token is for"},
     {"expires", 1, "lifetime such as 90d (default: until revoked)"},
     {NULL}};
-static gv_opt token_opts[] = {{"db", 1, "database file (default gavel.db)"}, {NULL}};
+static gv_opt token_opts[] = {GV_CLI_DB_OPTIONS, {NULL}};
 
 const gv_cmd gv_cli_serve_cmds[] = {
     {"serve", "", "serve the HTTP API", cmd_serve, 0, 0, serve_opts},

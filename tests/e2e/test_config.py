@@ -144,6 +144,14 @@ class ConfigTest(GavelTest):
         p = run("user", "list", env={"GAVEL_CONFIG": conf}, check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("no database at " + self.tmp("missing-from-file.db"), p.stderr)
+        # --config on an admin command wins over GAVEL_CONFIG, as it does for serve.
+        p = run("user", "list", "--config", dbconf, env={"GAVEL_CONFIG": conf})
+        self.assertIn("secretariat", p.stdout)
+        p = run("meeting", "list", "--config", conf, env={"GAVEL_CONFIG": dbconf}, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no database at " + self.tmp("missing-from-file.db"), p.stderr)
+        p = run("user", "list", "--help")
+        self.assertIn("--config", p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
