@@ -89,7 +89,7 @@ static int replay(gv_host *h, logged *l, gv_error *err) {
                        NULL, 0, read_entry, l, err);
   if (rc == GV_OK && l->failed) rc = gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   if (rc != GV_OK) return rc;
-  qsort(l->v, l->n, sizeof *l->v, by_row_then_seq);
+  if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, by_row_then_seq);
   size_t k = 0;
   for (size_t i = 0; i < l->n; i++) {
     if (k > 0 && strcmp(l->v[k - 1].table, l->v[i].table) == 0 && l->v[k - 1].rowid == l->v[i].rowid) l->v[k - 1] = l->v[i];
