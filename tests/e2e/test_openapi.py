@@ -284,13 +284,13 @@ class OpenApiDocumentTest(GavelTest):
             for req in op.get("security", self.doc.get("security", [])):
                 self.assertLessEqual(set(req), schemes, f"{method} {path}")
 
-    def test_error_codes_match_error_h(self):
-        with open(os.path.join(SOURCE, "core", "base", "error.h"), encoding="utf-8") as f:
+    def test_error_codes_match_errors_h(self):
+        with open(os.path.join(SOURCE, "include", "gavel", "errors.h"), encoding="utf-8") as f:
             codes = set(re.findall(r'X\(\w+,\s*-?\d+,\s*"(\w+)"', f.read()))
         codes.discard("ok")
         self.assertGreater(len(codes), 10)
         enum = set(self.doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
-        self.assertEqual(sorted(codes - enum), [], "codes of core/base/error.h missing from the Error schema")
+        self.assertEqual(sorted(codes - enum), [], "codes of include/gavel/errors.h missing from the Error schema")
 
     def test_validator_catches_drift(self):
         v = Validator(self.doc)
