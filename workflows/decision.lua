@@ -100,10 +100,17 @@ workflow "decision" {
                               member = member { required = true },
                               text   = str { required = true, max = 20000 } },
                             label = { en = "Reservations", fr = "Réserves" } },
-      present      = list { of = member {}, max = 200,
+      present      = list { of = member {}, unique = true, max = 200,
                             label = { en = "Members present", fr = "Membres présents" } },
     },
     run = function(item, p, caller)
+      -- A decision of a meeting is taken in it: not before it begins (its number's year is
+      -- then the year of the meeting, too).
+      local m = item:meeting()
+      if m and m.starts_at and dates.diff(now(), m.starts_at) < 0 then
+        refuse("the meeting begins on " .. dates.day(m.starts_at) ..
+               ": its decisions can be recorded from then on")
+      end
       local reservations = p.reservations or {}
       if p.outcome == "adopted_with_reservations" and #reservations == 0 then
         reject("reservations", "adopted_with_reservations needs at least one reservation (member and text)")
@@ -114,7 +121,8 @@ workflow "decision" {
       local quorum = forum.rules.quorum or 0
       if quorum > 0 and (p.outcome == "adopted_by_consensus" or p.outcome == "adopted_with_reservations") then
         if not p.present or #p.present < quorum then
-          reject("present", "a decision needs " .. quorum .. " members present; list them in present")
+          reject("present", "a decision needs " .. quorum .. " members present; " ..
+                 (p.present and #p.present or 0) .. " are listed in present")
         end
       end
       if p.text then

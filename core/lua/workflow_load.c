@@ -231,7 +231,7 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   static const char *const o_int[] = {"required", "label", "default", "min", "max", NULL};
   static const char *const o_time[] = {"required", "label", "default", "after", NULL};
   static const char *const o_item[] = {"required", "label", "workflow", NULL};
-  static const char *const o_list[] = {"required", "label", "of", "min", "max", NULL};
+  static const char *const o_list[] = {"required", "label", "of", "min", "max", "unique", NULL};
   const char *const *allowed = common;
   switch (p->type) {
     case GV_PT_STRING: case GV_PT_TEXT: allowed = o_str; break;
@@ -288,6 +288,10 @@ static void read_param(ld *c, int idx, const char *name, gv_param *p, const char
   }
   if (p->type == GV_PT_ITEM) p->workflow = dup_field(L, idx, "workflow");
   if (p->type == GV_PT_LIST) {
+    rawfield(L, idx, "unique");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) err_at(c, field_line(c, idx, "unique"), "%s: unique must be true or false", what);
+    p->unique = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     rawfield(L, idx, "of");
     if (!lua_isnil(L, -1)) {
       p->of = need_mem(L, gv_calloc(1, sizeof *p->of));

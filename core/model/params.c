@@ -146,6 +146,59 @@ static json_t *validate_object(const gv_param *decl, size_t n, const char *path,
   return out;
 }
 
+/* Whether e equals an entry of list. */
+static int listed_before(const json_t *list, const json_t *e) {
+  size_t i;
+  const json_t *x;
+  json_array_foreach(list, i, x) {
+    if (json_equal(x, e)) return 1;
+  }
+  return 0;
+}
+
+/* A list's count, each entry against p->of, and with p->unique no entry twice. */
+static json_t *validate_list(const gv_param *p, const char *path, const json_t *v, vctx *c, gv_error *err) {
+  size_t n = json_array_size(v);
+  int64_t max = p->has_max ? p->max : 1000;
+  if ((int64_t)n > max) {
+    gv_error_set(err, GV_EPARAM, path, "%s has %zu entries; at most %lld are allowed", path, n, (long long)max);
+    return NULL;
+  }
+  if (p->has_min && (int64_t)n < p->min) {
+    gv_error_set(err, GV_EPARAM, path, "%s needs at least %lld entries", path, (long long)p->min);
+    return NULL;
+  }
+  json_t *out = json_array();
+  if (out == NULL) {
+    gv_error_set(err, GV_ENOMEM, path, "out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+    json_t *e = p->of ? validate_value(p->of, sub, json_array_get(v, i), c, err) : json_deep_copy(json_array_get(v, i));
+    if (e == NULL) {
+      if (err && err->code == GV_OK) gv_error_set(err, GV_ENOMEM, path, "out of memory");
+      json_decref(out);
+      return NULL;
+    }
+    if (p->unique && listed_before(out, e)) {
+      char *shown = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+      gv_error_set(err, GV_EPARAM, path, "%s: %s is listed twice", path, shown ? shown : "an entry");
+      free(shown);
+      json_decref(e);
+      json_decref(out);
+      return NULL;
+    }
+    if (json_array_append_new(out, e) != 0) {
+      json_decref(out);
+      gv_error_set(err, GV_ENOMEM, path, "out of memory");
+      return NULL;
+    }
+  }
+  return out;
+}
+
 static json_t *validate_value(const gv_param *p, const char *path, const json_t *v, vctx *c, gv_error *err) {
   char buf[600];
   switch (p->type) {
@@ -230,31 +283,9 @@ static json_t *validate_value(const gv_param *p, const char *path, const json_t 
         }
       }
       return json_deep_copy(v);
-    case GV_PT_LIST: {
+    case GV_PT_LIST:
       if (!json_is_array(v)) break;
-      size_t n = json_array_size(v);
-      int64_t max = p->has_max ? p->max : 1000;
-      if ((int64_t)n > max) {
-        gv_error_set(err, GV_EPARAM, path, "%s has %zu entries; at most %lld are allowed", path, n, (long long)max);
-        return NULL;
-      }
-      if (p->has_min && (int64_t)n < p->min) {
-        gv_error_set(err, GV_EPARAM, path, "%s needs at least %lld entries", path, (long long)p->min);
-        return NULL;
-      }
-      json_t *out = json_array();
-      for (size_t i = 0; i < n; i++) {
-        char sub[160];
-        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-        json_t *e = p->of ? validate_value(p->of, sub, json_array_get(v, i), c, err) : json_deep_copy(json_array_get(v, i));
-        if (e == NULL) {
-          json_decref(out);
-          return NULL;
-        }
-        json_array_append_new(out, e);
-      }
-      return out;
-    }
+      return validate_list(p, path, v, c, err);
     case GV_PT_OBJECT:
       if (!json_is_object(v)) break;
       return validate_object(p->fields, p->nfields, path, v, c, err);
@@ -329,6 +360,7 @@ json_t *gv_param_describe(const gv_param *p, const json_t *data, const gv_forum 
     json_object_set_new(o, "label", l);
   }
   if (p->type == GV_PT_LIST && p->of) json_object_set_new(o, "items", gv_param_describe(p->of, data, f));
+  if (p->type == GV_PT_LIST && p->unique) json_object_set_new(o, "unique_items", json_true());
   if (p->type == GV_PT_OBJECT) {
     json_t *fields = json_object();
     for (size_t i = 0; i < p->nfields; i++)

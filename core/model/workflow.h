@@ -40,6 +40,7 @@ struct gv_param {
   int after_now;         /* time: must be later than now */
   char *workflow;        /* item: required workflow name, or NULL */
   gv_param *of;          /* list: the element type */
+  int unique;            /* list: no entry may appear twice */
   gv_param *fields;      /* object: its fields */
   size_t nfields;
   gv_i18n label;

@@ -101,11 +101,10 @@ class ProcedureTest(GavelTest):
         meeting = req("secretariat", "POST", "/v1/meetings", {"title": "Fourth meeting", "place": "Victoria",
                                                                 "starts_on": start, "ends_on": start}, 201)["meeting"]["id"]
 
-        # The shipped decision and its renamed copy, both adopted by consensus in the meeting.
-        for wf, title in (("decision", "Shipped"), ("decision_renamed", "Renamed")):
-            d = create("secretariat", wf, title, {"text": f"{title} text", "meeting": meeting})
-            outcome = "adopted_by_consensus" if wf == "decision" else "agreed_by_consensus"
-            act("chair", d, "record_outcome", {"outcome": outcome})
+        # The shipped decision and its renamed copy, for the meeting.
+        in_meeting = [(create("secretariat", wf, title, {"text": f"{title} text", "meeting": meeting}),
+                       "adopted_by_consensus" if wf == "decision" else "agreed_by_consensus")
+                      for wf, title in (("decision", "Shipped"), ("decision_renamed", "Renamed"))]
         # A renamed copy adopted by silence between meetings belongs to this record too.
         quiet = create("secretariat", "decision_renamed", "Tacit", {"text": "Tacit text"})
         act("secretariat", quiet, "circulate_for_silence", {"deadline": iso(now + datetime.timedelta(days=4))})
@@ -113,6 +112,12 @@ class ProcedureTest(GavelTest):
         act("secretariat", quiet, "circulate_for_silence", {"deadline": iso(now + datetime.timedelta(days=5))})
         req("secretariat", "POST", "/v1/test/clock", {"advance_seconds": 6 * 86400})
         self.assertEqual(req("observer", "GET", f"/v1/items/{quiet}")["state"], "agreed_tacitly")
+        # Both adopted by consensus in the meeting, once it has begun.
+        for d, outcome in in_meeting:
+            act("chair", d, "record_outcome", {"outcome": outcome}, expect=409)
+        req("secretariat", "POST", "/v1/test/clock", {"advance_seconds": 25 * 86400})
+        for d, outcome in in_meeting:
+            act("chair", d, "record_outcome", {"outcome": outcome})
 
         # A secretariat's own agenda and decision workflows.
         topic = create("secretariat", "topic", "Youth mobility", {"summary": "Exchanges for students", "meeting": meeting})

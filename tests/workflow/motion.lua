@@ -26,7 +26,7 @@ workflow "motion" {
       sponsor   = member {},
       related   = item_ref {},
       meeting   = meeting_ref {},
-      tags      = list { of = str { max = 20 }, max = 3 },
+      tags      = list { of = str { max = 20 }, max = 3, unique = true },
       contact   = object { name = str { required = true }, phone = str {} },
     },
     to = "draft",

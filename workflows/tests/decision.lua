@@ -85,11 +85,21 @@ end)
 scenario("adopted with reservations, reservations in the record", function(t)
   local m = t:meeting { title = "Third meeting", title_fr = "Troisième réunion", place = "Victoria, Seychelles", start = "+1d", days = 2 }
   local d = new_decision(t, { meeting = m })
+  -- Not before the meeting begins: the day before, the chair is refused.
+  local msg = t:fails("chair", d, "record_outcome", { outcome = "adopted_by_consensus" }, "wrong_state")
+  t:has(msg, "the meeting begins on")
+  t:advance("1d")
   t:fails("chair", d, "record_outcome", { outcome = "adopted_with_reservations" }, "invalid_parameter")
   t:fails("chair", d, "record_outcome", { outcome = "adopted_by_consensus",
            reservations = { { member = "MG", text = "x" } } }, "invalid_parameter")
   t:fails("secretariat", d, "record_outcome", { outcome = "adopted_by_consensus" }, "forbidden")
   t:fails("mg.delegate", d, "record_outcome", { outcome = "adopted_by_consensus" }, "forbidden")
+  -- Members present are counted once each: a state listed twice is refused, naming it.
+  local msg2, field = t:fails("chair", d, "record_outcome", { outcome = "adopted_by_consensus",
+                               present = { "KM", "MG", "KM" } }, "invalid_parameter")
+  t:eq(field, "present")
+  t:has(msg2, '"KM" is listed twice')
+  t:fails("chair", d, "record_outcome", { outcome = "adopted_by_consensus", present = { "KM", "FR" } }, "invalid_parameter")
   t:act("chair", d, "record_outcome", {
     outcome = "adopted_with_reservations",
     reservations = { { member = "MG", text = "Madagascar reserves its position on article 5 <pending review>." } },

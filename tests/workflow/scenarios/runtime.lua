@@ -37,6 +37,7 @@ scenario("every parameter type is validated and normalized", function(t)
     { { summary = "okay", meeting = 9999 }, "meeting" },
     { { summary = "okay", tags = { "a", "b", "c", "d" } }, "tags" },
     { { summary = "okay", tags = { ("y"):rep(21) } }, "tags[0]" },
+    { { summary = "okay", tags = { "a", "b", "a" } }, "tags" },
     { { summary = "okay", contact = { phone = "1" } }, "contact.name" },
     { { summary = "okay", contact = { name = "A", fax = "2" } }, "contact.fax" },
     { { summary = "okay", extra = 1 }, "extra" },
