@@ -174,6 +174,7 @@ class ExportsTest(GavelTest):
         with open(self.srv.db, "rb") as f:
             self.assertNotIn(mg2.encode(), f.read())
         self.assertEqual(self.srv.request("POST", "/v1/me/calendar", {})[0], 401)
+        self.assertNotIn(mg2, self.srv.output(), "the access log names the route, not the token")
 
     def test_positions_csv_and_hidden_stances(self):
         deadline = (self.now() + datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
