@@ -106,6 +106,11 @@ int gv_account_import_check(gv_store *s, const gv_forum *f, const char *text, si
   gv_error_clear(&perr);
   json_t *errs = json_array();
   gv_import_row *out = NULL;
+  /* Spreadsheet programs often start a UTF-8 file with a byte order mark: it is not part of the header. */
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   int rc = gv_csv_parse(text, len, &csv, &perr);
   if (rc == GV_EPARSE) {
     const char *m = perr.message;

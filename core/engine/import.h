@@ -21,7 +21,8 @@ typedef struct gv_import_row {
 int gv_account_email_valid(const char *email);
 
 /* Reads a CSV text whose header names the columns username, role, member, name, email and
- * language (username and role required, any order) and checks every row against the forum
+ * language (username and role required, any order; a leading UTF-8 byte order mark is
+ * skipped) and checks every row against the forum
  * and the accounts in s: the role, the member (a forum member, required for a delegate,
  * refused otherwise), the username (valid, not repeated in the file, not taken), the email
  * and the language (fr or en, or empty for the forum's first). On GV_OK, *rows (n of them;

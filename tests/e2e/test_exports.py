@@ -278,7 +278,8 @@ class ExportsTest(GavelTest):
         self.assertEqual(lines[9]["field"], "language")
         self.assertEqual(self.users(), before, "nothing was created")
 
-        good = ('username,role,member,name,email,language\n'
+        # As a spreadsheet program saves it: a byte order mark first.
+        good = ('\ufeffusername,role,member,name,email,language\n'
                 'km.third,delegate,KM,"Third, of the Comoros",km3@example.org,fr\n'
                 'obs.two,observer,,Second observer,,\n')
         st, _, b = self.post_csv(good)
