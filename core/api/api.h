@@ -29,6 +29,7 @@ enum {
   R_TEST_CLOCK = 4,    /* exists only with --test-clock */
   R_STREAM = 8,        /* a long-lived response (not counted as in-flight) */
   R_IDEMPOTENT = 16,   /* honours Idempotency-Key */
+  R_CSV_BODY = 32,     /* the body is text/csv, left unparsed in req->body */
 };
 
 typedef struct gv_route {
@@ -161,5 +162,13 @@ void h_stream(gv_call *c);
 void h_test_clock(gv_call *c);
 void h_incidents(gv_call *c);
 void h_plugin(gv_call *c);
+/* Calendars and exports (api/exports.c). */
+void h_me_calendar(gv_call *c);
+void h_me_calendar_create(gv_call *c);
+void h_me_calendar_delete(gv_call *c);
+void h_calendar_feed(gv_call *c);
+void h_item_positions_csv(gv_call *c);
+void h_decisions_csv(gv_call *c);
+void h_users_import(gv_call *c);
 
 #endif

@@ -36,6 +36,14 @@ static gv_route routes[] = {
     {"GET", "/v1/stream", h_stream, R_STREAM},
     {"GET", "/v1/incidents", h_incidents, 0},
     {"POST", "/v1/test/clock", h_test_clock, R_TEST_CLOCK},
+    /* Calendars and exports (api/exports.c). */
+    {"GET", "/v1/me/calendar", h_me_calendar, 0},
+    {"POST", "/v1/me/calendar", h_me_calendar_create, 0},
+    {"DELETE", "/v1/me/calendar", h_me_calendar_delete, 0},
+    {"GET", "/v1/calendar/{token}.ics", h_calendar_feed, R_PUBLIC},
+    {"GET", "/v1/items/{id}/positions.csv", h_item_positions_csv, 0},
+    {"GET", "/v1/forums/{forum}/decisions.csv", h_decisions_csv, 0},
+    {"POST", "/v1/users/import", h_users_import, R_CSV_BODY},
 };
 
 gv_route *gv_routes(size_t *n) {
@@ -74,7 +82,9 @@ static int match(const char *pattern, const char *path, gv_call *c) {
     if (*p == '{') {
       const char *close = strchr(p, '}');
       const char *seg = s;
-      while (*s && *s != '/') s++;
+      /* A parameter ends at the next '/', or at the literal that follows it ("{token}.ics"). */
+      char stop = close[1] && close[1] != '/' ? close[1] : '/';
+      while (*s && *s != '/' && *s != stop) s++;
       size_t len = (size_t)(s - seg);
       if (len == 0 || len >= sizeof c->param[0] || np == GV_MAX_PATH_PARAMS) return 0;
       for (size_t i = 0; i < len; i++)

@@ -118,7 +118,13 @@ static void on_request(gv_http_req *req, void *ud) {
   }
   c->route = r;
   int has_body = req->body_len > 0;
-  if (has_body) {
+  if (has_body && (r->flags & R_CSV_BODY)) {
+    const char *ct = gv_http_header_get(req, "content-type");
+    if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] != '\0' && ct[8] != ';' && ct[8] != ' ')) {
+      api_error(c, GV_EMEDIA, "send the body as text/csv", "Content-Type");
+      return;
+    }
+  } else if (has_body) {
     const char *ct = gv_http_header_get(req, "content-type");
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
       api_error(c, GV_EMEDIA, "send the body as application/json", "Content-Type");

@@ -1,6 +1,8 @@
 /* Administrative commands: init, user, meeting, backup, incidents. */
 #include "engine/accounts.h"
+#include "engine/import.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "cli/cli.h"
 #include "base/crypto.h"
 #include "engine/engine.h"
@@ -215,6 +217,98 @@ static int cmd_user_add(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) 
   if (generated) printf("password: %s (to be changed at first sign-in)\n", pw);
   rc = 0;
 done:
+  gv_forum_free(f);
+  gv_cli_close_store(&env);
+  return rc;
+}
+
+/* Reads all of path ("-": standard input) into *out (NUL-terminated, *len bytes). */
+static int read_all(const char *path, char **out, size_t *len) {
+  FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (fp == NULL) return -1;
+  gv_buf b = GV_BUF_INIT;
+  char chunk[8192];
+  size_t k;
+  while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) gv_buf_append(&b, chunk, k);
+  int bad = ferror(fp) || b.failed;
+  if (fp != stdin) fclose(fp);
+  gv_buf_putc(&b, '\0');
+  *len = b.len ? b.len - 1 : 0;
+  *out = gv_buf_steal(&b);
+  return bad || *out == NULL ? -1 : 0;
+}
+
+/* gavel user import FILE: every row checked first; all accounts created in one transaction, or none. */
+static int cmd_user_import(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
+  (void)cmd;
+  (void)argc;
+  gv_cli_env env;
+  gv_forum *f = NULL;
+  char *text = NULL;
+  size_t len = 0, n = 0;
+  gv_import_row *rows = NULL;
+  json_t *errors = NULL;
+  hash_job *jobs = NULL;
+  char (*passwords)[32] = NULL;
+  int rc = 1;
+  gv_error err;
+  gv_error_clear(&err);
+  if (read_all(argv[0], &text, &len) != 0) {
+    fprintf(stderr, "gavel: cannot read %s\n", argv[0]);
+    free(text);
+    return 1;
+  }
+  if (gv_cli_open_store(opts, 0, &env)) {
+    free(text);
+    return 1;
+  }
+  gv_store *s = env.store;
+  if (gv_cli_load_forum(s, opts, &f)) goto done;
+  int r = gv_account_import_check(s, f, text, len, &rows, &n, &errors, &err);
+  if (r == GV_EPARAM) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+      const char *field = json_string_value(json_object_get(e, "field"));
+      fprintf(stderr, "%s:%lld: %s%s%s\n", argv[0], (long long)json_integer_value(json_object_get(e, "line")),
+              field ? field : "", field ? ": " : "", json_string_value(json_object_get(e, "message")));
+    }
+    fprintf(stderr, "gavel: %s\n", err.message);
+    goto done;
+  }
+  if (r != GV_OK) {
+    gv_cli_fail(&err);
+    goto done;
+  }
+  jobs = gv_cli_need(gv_calloc(n, sizeof *jobs));
+  passwords = gv_cli_need(gv_calloc(n, sizeof *passwords));
+  for (size_t i = 0; i < n; i++) {
+    new_password(passwords[i]);
+    jobs[i].password = passwords[i];
+  }
+  if (hash_all(jobs, n) != GV_OK) {
+    fprintf(stderr, "gavel: cannot hash passwords: nothing was created\n");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) snprintf(rows[i].u.password_hash, sizeof rows[i].u.password_hash, "%s", jobs[i].hash);
+  int64_t now = gv_time_real_ms();
+  if (gv_store_begin(s, &err) != GV_OK || gv_account_import_create(s, f, 0, rows, n, now, NULL, NULL, &err) != GV_OK ||
+      gv_store_commit(s, &err) != GV_OK) {
+    if (gv_store_in_tx(s)) gv_store_rollback(s);
+    gv_cli_fail(&err);
+    goto done;
+  }
+  printf("created %zu accounts (passwords to be changed at first sign-in):\n", n);
+  for (size_t i = 0; i < n; i++)
+    printf("  %-24s %-12s %-4s password: %s\n", rows[i].u.username, rows[i].u.role, rows[i].u.member, passwords[i]);
+  rc = 0;
+done:
+  if (passwords) gv_wipe(passwords, n * sizeof *passwords);
+  free(passwords);
+  free(jobs);
+  free(rows);
+  json_decref(errors);
+  free(text);
   gv_forum_free(f);
   gv_cli_close_store(&env);
   return rc;
@@ -495,6 +589,8 @@ static gv_opt user_add_opts[] = {
     {"language", 1, "fr or en"},
     {"password-stdin", 0, "read the password from standard input (default: generate one)"},
     {NULL}};
+static gv_opt user_import_opts[] = {
+    GV_CLI_DB_OPTIONS, {"forum", 1, "forum id (default: the database's only forum)"}, {NULL}};
 static gv_opt user_list_opts[] = {
     GV_CLI_DB_OPTIONS,
     {"forum", 1, "forum id"},
@@ -535,6 +631,7 @@ static gv_opt incidents_opts[] = {
 const gv_cmd gv_cli_admin_cmds[] = {
     {"init", "", "create a database for a forum (and, with --demo, demo users)", cmd_init, 0, 0, init_opts},
     {"user add", "USERNAME", "create an account", cmd_user_add, 1, 1, user_add_opts},
+    {"user import", "FILE", "create accounts from a CSV file (all or none)", cmd_user_import, 1, 1, user_import_opts},
     {"user list", "", "list accounts", cmd_user_list, 0, 0, user_list_opts},
     {"user disable", "USERNAME", "disable an account and end its sessions", cmd_user_change, 1, 1, user_change_opts},
     {"user enable", "USERNAME", "enable a disabled account", cmd_user_change, 1, 1, user_change_opts},

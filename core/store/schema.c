@@ -197,6 +197,13 @@ static const gv_migration migrations[] = {
   {3, "workflow modules",
    /* JSON {name: {path, source}}: the modules a version used, covered by its sha256. */
    "ALTER TABLE workflow_versions ADD COLUMN modules TEXT;"},
+  {4, "calendar tokens",
+   /* One secret calendar address per user, stored as the SHA-256 of its token. */
+   "CREATE TABLE calendar_tokens ("
+   "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+   "  token_hash TEXT NOT NULL UNIQUE,"
+   "  created_at INTEGER NOT NULL"
+   ");"},
 };
 
 const gv_migration *gv_store_migrations(size_t *count) {

@@ -414,4 +414,18 @@ int gv_store_wfcurrent_list(gv_store *s, const char *forum_id, json_t **out, gv_
 int gv_store_events(gv_store *s, const char *forum_id, int64_t item_id, int64_t after_id, int limit,
                     json_t **out, gv_error *err);
 
+/* ---- Calendar addresses and exports (calendar.c) ------------------------------------------ */
+
+/* Sets the user's calendar token (its SHA-256 in hex), replacing any earlier one. */
+int gv_store_calendar_set(gv_store *s, int64_t user_id, const char *token_hash, int64_t now, gv_error *err);
+/* Forgets the user's calendar token. GV_ENOTFOUND when there was none. */
+int gv_store_calendar_delete(gv_store *s, int64_t user_id, gv_error *err);
+/* The user whose calendar token hashes to token_hash, in *user_id. GV_ENOTFOUND if none. */
+int gv_store_calendar_find(gv_store *s, const char *token_hash, int64_t *user_id, gv_error *err);
+/* When the user's calendar token was made (*created_at), GV_ENOTFOUND if there is none. */
+int gv_store_calendar_get(gv_store *s, int64_t user_id, int64_t *created_at, gv_error *err);
+/* The forum's pending timers (every item, reminders excluded), by due time. The caller
+ * frees *out. */
+int gv_store_timer_pending_list(gv_store *s, const char *forum_id, gv_timer_row **out, size_t *n, gv_error *err);
+
 #endif

@@ -122,10 +122,11 @@ class ApiError extends Error {
     this.status = status;
     this.code = e.code;
     this.field = e.field;
+    this.body = body;
   }
 }
 
-async function api(method, path, body, extra) {
+async function api(method, path, body, extra, raw) {
   const headers = {Accept: 'application/json'};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = localStorage.getItem('gavel.csrf') || '';
@@ -133,7 +134,7 @@ async function api(method, path, body, extra) {
   let r, data;
   try {
     r = await fetch(path, {method, headers, credentials: 'same-origin',
-                           body: body === undefined ? undefined : JSON.stringify(body)});
+                           body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body)});
     const type = r.headers.get('Content-Type') || '';
     data = type.includes('json') ? await r.json() : await r.text();
   } catch (e) {
@@ -782,7 +783,36 @@ async function pageMe() {
   show(el('h1', {}, t('profile')),
     me.must_change_password ? el('p', {class: 'notice'}, t('must_change')) : null,
     el('p', {class: 'small muted'}, me.username + ' · ' + me.role + (me.member ? ' · ' + memberName(me.member) : '')),
-    me.must_change_password ? null : prefs, el('h2', {}, t('change_password')), pw);
+    me.must_change_password ? null : prefs, el('h2', {}, t('change_password')), pw,
+    me.role === 'secretariat' && !me.must_change_password ? importForm() : null);
+}
+
+// The secretariat's bulk account import: the file goes as it is (text/csv); the answer is
+// either every account with its one-time password or every wrong line.
+function importForm() {
+  const file = el('input', {type: 'file', id: 'import-file', accept: '.csv,text/csv'});
+  const out = el('div', {id: 'import-result', role: 'status'});
+  const form = el('form', {class: 'card', id: 'import-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    if (!file.files.length) return;
+    try {
+      const r = await api('POST', '/v1/users/import', undefined, {'Content-Type': 'text/csv'},
+                          await file.files[0].text());
+      out.append(el('p', {class: 'notice'}, t('import_done', r.count)),
+        el('table', {}, el('tbody', {}, r.created.map((u) => el('tr', {},
+          el('td', {}, u.username), el('td', {}, u.role + (u.member ? ' · ' + u.member : '')),
+          el('td', {}, el('code', {}, u.password)))))));
+      file.value = '';
+    } catch (e) {
+      const rows = (e.body && e.body.rows) || [];
+      out.append(el('p', {class: 'error', role: 'alert'}, e.message),
+        el('ul', {class: 'error'}, rows.map((r) => el('li', {},
+          t('import_line') + ' ' + r.line + (r.field ? ' (' + r.field + ')' : '') + ': ' + r.message))));
+    }
+  }}, el('p', {class: 'small muted'}, t('import_help')), el('label', {for: 'import-file'}, t('import_file')), file,
+  el('div', {}, el('button', {type: 'submit'}, t('import_send'))), out);
+  return el('section', {}, el('h2', {}, t('import_title')), form);
 }
 
 // ---- Start ------------------------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ const T = {
     restored: 'What you had written and not yet sent is back.',
     session_ended: 'Your session has ended. Sign in again: what you were writing is kept.',
     diff_from: 'From', diff_to: 'to',
+    import_title: 'Create accounts from a CSV file',
+    import_help: 'One line per account under the header username,role,member,name,email,language. Every line is checked first: if one is wrong, nothing is created.',
+    import_file: 'CSV file', import_send: 'Create the accounts',
+    import_done: (n) => `${n} account(s) created. Give each person their password: it is shown only once and must be changed at first sign-in.`,
+    import_line: 'Line',
   },
   fr: {
     signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
@@ -73,6 +78,11 @@ const T = {
     restored: "Ce que vous aviez écrit sans l'envoyer est revenu.",
     session_ended: 'Votre session a pris fin. Reconnectez-vous : ce que vous écriviez est conservé.',
     diff_from: 'De la', diff_to: 'à la',
+    import_title: 'Créer des comptes depuis un fichier CSV',
+    import_help: "Une ligne par compte sous l'en-tête username,role,member,name,email,language. Chaque ligne est vérifiée d'abord : si l'une est fausse, rien n'est créé.",
+    import_file: 'Fichier CSV', import_send: 'Créer les comptes',
+    import_done: (n) => `${n} compte(s) créé(s). Donnez à chacun son mot de passe : il n'est montré qu'une fois et doit être changé à la première connexion.`,
+    import_line: 'Ligne',
   },
 };
 
