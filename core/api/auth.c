@@ -374,16 +374,6 @@ static json_t *me_json(gv_call *c, const gv_user *u) {
 
 void h_me(gv_call *c) { api_json(c, 200, me_json(c, &c->user)); }
 
-/* A plain address, the only kind mail is sent to: ASCII, one @ with a dotted domain after it,
- * no spaces, quotes, brackets or separators (the email plugin checks the same). */
-static int valid_email(const char *e) {
-  const char *at = strchr(e, '@');
-  if (at == NULL || at == e || strchr(at + 1, '@') || strchr(at + 1, '.') == NULL || strlen(e) > 254) return 0;
-  for (const char *p = e; *p; p++)
-    if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || strchr("<>()[]\\,;:\"", *p)) return 0;
-  return 1;
-}
-
 void h_me_patch(gv_call *c) {
   if (c->body == NULL) {
     api_error(c, GV_EPARSE, "send the fields to change as a JSON object", NULL);
@@ -407,7 +397,7 @@ void h_me_patch(gv_call *c) {
       }
       snprintf(u.time_zone, sizeof u.time_zone, "%s", sv);
     } else if (strcmp(k, "email") == 0) {
-      if (!(json_is_null(v) || (sv && valid_email(sv)))) {
+      if (!(json_is_null(v) || (sv && gv_account_email_valid(sv)))) {
         api_error(c, GV_EPARAM, "email must be an email address (or null)", k);
         return;
       }
@@ -665,7 +655,7 @@ void h_users_create(gv_call *c) {
   const char *dn = json_string_value(json_object_get(c->body, "display_name"));
   snprintf(x->u.display_name, sizeof x->u.display_name, "%s", dn ? dn : "");
   const char *email = json_string_value(json_object_get(c->body, "email"));
-  if (email && !valid_email(email)) {
+  if (email && !gv_account_email_valid(email)) {
     free(x);
     api_error(c, GV_EPARAM, "email must be an email address", "email");
     return;
@@ -750,7 +740,7 @@ void h_user_patch(gv_call *c) {
   if (rc == GV_OK && (dn || em)) {
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 || json_string_length(dn) >= sizeof u.display_name))
       rc = gv_error_set(&err, GV_EPARAM, "display_name", "display_name must be 1 to 127 characters");
-    else if (em && !json_is_null(em) && !(json_is_string(em) && valid_email(json_string_value(em))))
+    else if (em && !json_is_null(em) && !(json_is_string(em) && gv_account_email_valid(json_string_value(em))))
       rc = gv_error_set(&err, GV_EPARAM, "email", "email must be an email address (or null)");
     else {
       if (em) snprintf(u.email, sizeof u.email, "%s", json_is_string(em) ? json_string_value(em) : "");

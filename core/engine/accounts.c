@@ -73,6 +73,14 @@ static int notify_state(gv_store *s, const gv_forum *f, const gv_user *u, int64_
   return rc;
 }
 
+int gv_account_email_valid(const char *e) {
+  const char *at = strchr(e, '@');
+  if (at == NULL || at == e || strchr(at + 1, '@') || strchr(at + 1, '.') == NULL || strlen(e) > 254) return 0;
+  for (const char *p = e; *p; p++)
+    if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || strchr("<>()[]\\,;:\"", *p)) return 0;
+  return 1;
+}
+
 int gv_account_create(gv_store *s, const gv_forum *f, int64_t actor_id, gv_user *u, int64_t now,
                       int64_t *event_id, gv_error *err) {
   if (!gv_account_username_valid(u->username))

@@ -55,4 +55,8 @@ typedef struct gv_demo_user {
 /* Fills out (room for 3 + f->nmembers entries) and returns how many. */
 size_t gv_demo_users(const gv_forum *f, gv_demo_user *out);
 
+/* A plain address, the only kind mail is sent to: ASCII, one @ with a dotted domain after it,
+ * no spaces, quotes, brackets or separators (the email plugin checks the same). */
+int gv_account_email_valid(const char *email);
+
 #endif

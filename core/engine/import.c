@@ -7,14 +7,6 @@
 #include "base/csv.h"
 #include "engine/accounts.h"
 
-int gv_account_email_valid(const char *e) {
-  const char *at = strchr(e, '@');
-  if (at == NULL || at == e || strchr(at + 1, '@') || strchr(at + 1, '.') == NULL || strlen(e) > 254) return 0;
-  for (const char *p = e; *p; p++)
-    if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || strchr("<>()[]\\,;:\"", *p)) return 0;
-  return 1;
-}
-
 enum { C_USERNAME, C_ROLE, C_MEMBER, C_NAME, C_EMAIL, C_LANGUAGE, NCOLS };
 static const char *const colnames[NCOLS] = {"username", "role", "member", "name", "email", "language"};
 

@@ -16,10 +16,6 @@ typedef struct gv_import_row {
   gv_user u;
 } gv_import_row;
 
-/* Checks an email address the way the API does: ASCII, one @ with a dotted domain after it,
- * no spaces, quotes, brackets or separators. */
-int gv_account_email_valid(const char *email);
-
 /* Reads a CSV text whose header names the columns username, role, member, name, email and
  * language (username and role required, any order; a leading UTF-8 byte order mark is
  * skipped) and checks every row against the forum
