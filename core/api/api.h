@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "lua/config.h"
+#include "base/metrics.h"
 #include "base/time.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -38,6 +39,8 @@ typedef struct gv_route {
   gv_handler_fn fn;
   unsigned flags;
   uint64_t counts[6];    /* responses by class: 2xx, 3xx, 4xx (except 429), 429, 5xx, other */
+  gv_hist duration[5];   /* seconds from the request to its answer, by class: 2xx, 3xx, 4xx, 5xx, other
+                          * (set up on first use; streams are not timed) */
   const void *plugin;    /* for a plugin's route: its gv_plugin and gv_plugin_route */
   const void *plugin_route;
 } gv_route;

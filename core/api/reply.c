@@ -24,6 +24,12 @@ static void count(gv_call *c, int status) {
   if (c->route == NULL) return;
   int k = status >= 200 && status < 300 ? 0 : status < 400 ? 1 : status == 429 ? 3 : status < 500 ? 2 : status < 600 ? 4 : 5;
   c->route->counts[k]++;
+  /* A stream's duration is how long someone watched, not how fast it was served. */
+  if (c->route->flags & R_STREAM) return;
+  int d = status >= 200 && status < 600 ? status / 100 - 2 : 4;
+  gv_hist *h = &c->route->duration[d];
+  if (h->bounds == NULL) gv_hist_init(h, gv_hist_seconds_bounds, gv_hist_seconds_nbounds);
+  gv_hist_observe(h, api_mono() - c->started);
 }
 
 void api_call_finish(gv_call *c, int status) {

@@ -17,6 +17,9 @@
 /* The real wall clock in milliseconds since 1970-01-01T00:00:00Z. */
 int64_t gv_time_real_ms(void);
 
+/* Seconds on the monotonic clock (for durations only: its origin is arbitrary). */
+double gv_time_mono(void);
+
 /* Parses an RFC 3339 date-time with an explicit offset ("Z" or "+04:00"),
  * optionally with fractional seconds. Returns GV_OK or GV_EINVAL. */
 int gv_time_parse(const char *s, int64_t *out_ms);

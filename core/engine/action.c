@@ -613,6 +613,9 @@ static int fire_timer(gv_engine *e, const gv_timer_row *t, int64_t now) {
   if (rc == GV_OK) {
     gv_store_release(e->store, &err);
     e->stats.timers_fired++;
+    /* Lateness by the server's clock: how far the loop or a backlog held the deadline back. */
+    e->stats.timer_last_lag_ms = now > t->due_at ? now - t->due_at : 0;
+    e->stats.timer_last_fired_at = now;
   } else {
     timer_failed(e, t, now, &err);
   }

@@ -73,6 +73,10 @@ int gv_engine_open(const gv_engine_options *o, gv_engine **out, gv_error *err) {
     break;
   }
   e->next_due = gv_store_timer_next_due(e->store);
+  static const double sizes[] = {1, 4, 16, 64, 256, 1024};
+  gv_hist_init(&e->stats.batch_size, sizes, (int)(sizeof sizes / sizeof sizes[0]));
+  gv_hist_init(&e->stats.action_seconds, gv_hist_seconds_bounds, gv_hist_seconds_nbounds);
+  gv_hist_init(&e->stats.commit_seconds, gv_hist_seconds_bounds, gv_hist_seconds_nbounds);
   *out = e;
   return GV_OK;
 }
@@ -295,17 +299,12 @@ int gv_engine_register_dir(gv_engine *e, const char *dir, gv_error *errs, size_t
   return result;
 }
 
-static void note_latency(gv_engine *e, double secs) {
-  static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1e300};
-  for (int i = 0; i < 12; i++)
-    if (secs <= bounds[i]) e->stats.action_seconds_hist[i] += 1;
-  e->stats.action_seconds_sum += secs;
-}
-
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+/* Counts a committed batch of n actions whose transaction began at t0 (monotonic seconds). */
+static void note_batch(gv_engine *e, size_t n, double t0) {
+  e->stats.batches++;
+  e->stats.actions += n;
+  gv_hist_observe(&e->stats.batch_size, (double)n);
+  gv_hist_observe(&e->stats.commit_seconds, gv_time_mono() - t0);
 }
 
 static int64_t batch_now(gv_engine *e) {
@@ -325,6 +324,7 @@ static void after_commit(gv_engine *e) {
 
 int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_t n) {
   int64_t now = batch_now(e);
+  double began = gv_time_mono();
   gv_error err;
   for (size_t i = 0; i < n; i++) {
     memset(&res[i], 0, sizeof res[i]);
@@ -336,7 +336,7 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
   int backlog = 0;
   if (e->next_due <= now) backlog = gv_engine_fire_due(e, 0, now, DUE_BATCH) == DUE_BATCH;
   for (size_t i = 0; i < n; i++) {
-    double t0 = mono();
+    double t0 = gv_time_mono();
     /* Behind on timers: this item's due ones fire first, so deadlines hold. */
     if (backlog && reqs[i].item_id) gv_engine_fire_due(e, reqs[i].item_id, now, DUE_BATCH);
     if ((rc = gv_store_savepoint(e->store, &res[i].err)) != GV_OK) continue;
@@ -356,14 +356,10 @@ int gv_engine_apply(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_
       if (e->hooks.receipt) e->hooks.receipt(e->hooks.receipt_ud, NULL);
       e->stats.actions_failed++;
     }
-    note_latency(e, mono() - t0);
+    gv_hist_observe(&e->stats.action_seconds, gv_time_mono() - t0);
   }
   if ((rc = gv_store_commit(e->store, &err)) != GV_OK) goto fail_all;
-  e->stats.batches++;
-  e->stats.actions += n;
-  size_t k = 0;
-  for (size_t b = 1; b < n && k < 6; b *= 4) k++;
-  e->stats.batch_hist[k]++;
+  note_batch(e, n, began);
   after_commit(e);
   return GV_OK;
 fail_all:
@@ -382,6 +378,7 @@ fail_all:
 int gv_engine_apply_atomic(gv_engine *e, gv_action_req *reqs, gv_action_res *res, size_t n, gv_batch_extra_fn extra,
                            void *ud) {
   int64_t now = batch_now(e);
+  double began = gv_time_mono();
   gv_error err;
   gv_error_clear(&err);
   for (size_t i = 0; i < n; i++) {
@@ -401,8 +398,7 @@ int gv_engine_apply_atomic(gv_engine *e, gv_action_req *reqs, gv_action_res *res
   }
   if (extra && (rc = extra(e, now, ud, &err)) != GV_OK) goto fail_all;
   if ((rc = gv_store_commit(e->store, &err)) != GV_OK) goto fail_all;
-  e->stats.batches++;
-  e->stats.actions += n;
+  note_batch(e, n, began);
   after_commit(e);
   return GV_OK;
 fail_all:
@@ -465,6 +461,7 @@ int gv_engine_run_due(gv_engine *e, int *fired) {
     int64_t now = batch_now(e);
     if (e->next_due > now) break;
     gv_error err;
+    double began = gv_time_mono();
     if (gv_store_begin(e->store, &err) != GV_OK) return err.code;
     e->first_event = e->last_event = 0;
     int n = gv_engine_fire_due(e, 0, now, DUE_BATCH);
@@ -473,6 +470,7 @@ int gv_engine_run_due(gv_engine *e, int *fired) {
       e->next_due = gv_store_timer_next_due(e->store);
       return err.code;
     }
+    gv_hist_observe(&e->stats.commit_seconds, gv_time_mono() - began);
     e->timers_touched = 1;
     after_commit(e);
     total += n;

@@ -180,9 +180,12 @@ typedef struct gv_engine_stats {
   uint64_t actions_failed;
   uint64_t timers_fired;
   uint64_t incidents;
-  uint64_t batch_hist[8];   /* batch sizes: 1, 2-4, 5-16, 17-64, 65-256, 257-1024, more */
-  double action_seconds_hist[12]; /* cumulative counts per bucket, see engine.c */
-  double action_seconds_sum;
+  gv_hist batch_size;       /* actions per committed batch of gv_engine_apply and _apply_atomic */
+  gv_hist action_seconds;   /* applying one action inside its batch */
+  gv_hist commit_seconds;   /* a committed batch (of actions, or of due timers), from BEGIN to the
+                             * COMMIT's return: what the batch's clients wait for */
+  int64_t timer_last_lag_ms; /* how late (server clock) the last timer fired after its due time */
+  int64_t timer_last_fired_at; /* when it fired (ms), 0 before any */
 } gv_engine_stats;
 const gv_engine_stats *gv_engine_stats_get(const gv_engine *e);
 

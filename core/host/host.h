@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "base/buf.h"
 #include "engine/engine.h"
 #include "gavel/plugin.h"
 #include "store/store.h"
@@ -51,6 +52,11 @@ void gv_plugins_attach(gv_plugins *p, gv_engine *e);
 void gv_plugins_loop_start(gv_plugins *p, void *loop);
 /* The server begins to stop: plugins close their handles (the loop then runs them out). */
 void gv_plugins_loop_stop(gv_plugins *p);
+
+/* Appends the running plugins' /metrics lines to out. A plugin's lines are left out (and
+ * the refusal logged) when its callback fails or a line does not belong to one of its own
+ * metrics (names beginning "gavel_<plugin>_"). p may be NULL. */
+void gv_plugins_metrics(gv_plugins *p, gv_buf *out);
 
 /* A plugin's route entry: finds the running plugin serving (method, pattern). */
 typedef struct gv_plugin_route_ref {

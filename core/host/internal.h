@@ -19,6 +19,7 @@ struct gv_host {
   gv_commit_fn on_commit[MAX_HOOKS];
   int ncommit;
   gv_serve_fn on_serve;
+  gv_metrics_fn on_metrics; /* writes the plugin's /metrics lines (API version 4 and later) */
   gv_stop_fn on_stop;
   int in_init;             /* registration is open */
   int started;

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "store/store.h"
 
 typedef struct gv_migration {
@@ -24,6 +25,7 @@ struct gv_store {
   char *path;
   int in_tx;
   int committing;             /* inside gv_store_commit: the one place a transaction may commit */
+  gv_hist commit_seconds;     /* the COMMIT statements that succeeded, for /metrics */
   int savepoints;
   int fail_after;            /* fault injection: fail the nth write from now */
   gv_store_event_hook event_hook;

@@ -193,6 +193,7 @@ int gv_store_open(const char *path, int flags, gv_store **out, gv_error *err) {
   *out = NULL;
   gv_store *s = gv_calloc(1, sizeof *s);
   if (s == NULL) return gv_error_set(err, GV_ENOMEM, NULL, NULL);
+  gv_hist_init(&s->commit_seconds, gv_hist_seconds_bounds, gv_hist_seconds_nbounds);
   int rc = GV_OK;
   if ((s->path = gv_strdup(path)) == NULL) {
     rc = gv_error_set(err, GV_ENOMEM, NULL, NULL);
@@ -286,6 +287,8 @@ static int tx_lost_error(gv_error *err) {
   return gv_error_set(err, GV_ESTORE, NULL, "the transaction was rolled back by the database after an error");
 }
 
+const gv_hist *gv_store_commit_stats(const gv_store *s) { return &s->commit_seconds; }
+
 int gv_store_commit(gv_store *s, gv_error *err) {
   if (tx_lost(s)) {
     int code = tx_lost_error(err);
@@ -298,8 +301,11 @@ int gv_store_commit(gv_store *s, gv_error *err) {
     return GV_ESTORE;
   }
   s->committing = 1;
+  double t0 = gv_time_mono();
   int rc = sqlite3_step(st);
+  double took = gv_time_mono() - t0;
   s->committing = 0;
+  if (rc == SQLITE_DONE) gv_hist_observe(&s->commit_seconds, took);
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {
     int code = st_fail(s, err, "committing");

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/metrics.h"
 #include "base/error.h"
 #include "model/forum.h"
 
@@ -377,6 +378,10 @@ int gv_store_timer_fired(gv_store *s, int64_t id, int64_t fired_at, int64_t even
 int64_t gv_store_timer_next_due(gv_store *s);
 /* Number of pending timers. */
 int64_t gv_store_timer_pending_count(gv_store *s);
+
+/* How long each successful COMMIT statement took (SQLite writing and syncing the WAL), for
+ * /metrics. Owned by the store, valid while it is open. */
+const gv_hist *gv_store_commit_stats(const gv_store *s);
 /* Every timer name of the item with the due time gv_store_timer_due would give
  * (pending first, else the last fired), as {name: due_at}: one read for a whole view. */
 int gv_store_timer_dues(gv_store *s, int64_t item_id, json_t **out, gv_error *err);

@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 3 (version 3 added the state rows each event wrote and gv_host_state_rows; version 2
+/* Version 4 (version 4 added gv_host_on_metrics; version 3 the state rows each event wrote and gv_host_state_rows; version 2
  * the helpers; version 1 had none: its plugins reached into Gavel's internals). A plugin
  * built against version N runs on any host of version N or later: structs only ever grow at
  * their end, each carries its size, and functions are only ever added. The host refuses a
  * plugin built for a newer version than its own. */
-#define GV_PLUGIN_API_VERSION 3
+#define GV_PLUGIN_API_VERSION 4
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
 
@@ -372,5 +372,17 @@ void gv_host_logf(gv_host *h, int level, const char *event, const char *fmt, ...
  * of this header against the gavel executable that loads it. */
 #define GV_PLUGIN_SYMBOL "gavel_plugin"
 #define GV_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* ---- Metrics (version 4 and later) -------------------------------------------------------
+ * A plugin adds its own figures to the server's /metrics. fn appends them to out in the
+ * Prometheus text format, version 0.0.4: for each metric a "# HELP name text" and a
+ * "# TYPE name type" line, then its samples, every line ending in '\n'. Each name begins
+ * with "gavel_<plugin>_" (so no two plugins write the same metric): if a line does not, or
+ * fn returns an error, none of the plugin's lines are served and the refusal is logged. fn
+ * runs on the server's loop while /metrics is answered: read (gv_host_sql), never write,
+ * never wait. Register it from init (once); NULL or a second registration is refused with
+ * GV_EINVAL, a call outside init with GV_ESTATE (both logged). */
+typedef int (*gv_metrics_fn)(void *state, gv_host *h, gv_str *out);
+int gv_host_on_metrics(gv_host *h, gv_metrics_fn fn);
 
 #endif

@@ -21,6 +21,9 @@ typedef struct email {
   int tick_open;
   int curl_ready;
   email_smtp *smtp;
+  /* Since the server started, for /metrics: accepted by the SMTP server, tried again later,
+   * given up on. */
+  uint64_t sent, deferred, failed;
 } email;
 
 static void on_tick(uv_timer_t *t);
@@ -547,6 +550,7 @@ static int64_t backoff(const email *em, int64_t attempts) {
 /* A failure of ours (the database, memory): the delivery waits and is tried again. */
 static void retry_later(email *em, const delivery *d, const char *why) {
   mark(em, d->id, "pending", d->attempts, gv_host_now(em->h) + backoff(em, d->attempts + 1), why);
+  em->deferred++;
   gv_host_log(em->h, GV_LOG_WARN, "deferred", why);
 }
 
@@ -606,16 +610,19 @@ static void on_sent(void *ud, int64_t id, int ok, int permanent, const char *err
   char line[600];
   if (ok) {
     mark(em, id, "sent", attempts, now, NULL);
+    em->sent++;
     snprintf(line, sizeof line, "delivery %lld sent after %lld attempt(s)", (long long)id, (long long)attempts);
     gv_host_log(em->h, GV_LOG_INFO, "sent", line);
   } else if (permanent || attempts >= em->s.max_attempts) {
     mark(em, id, "failed", attempts, now, error);
+    em->failed++;
     snprintf(line, sizeof line, "delivery %lld failed for good after %lld attempt(s): %s", (long long)id,
              (long long)attempts, error);
     gv_host_log(em->h, GV_LOG_ERROR, "failed", line);
   } else {
     int64_t wait = backoff(em, attempts);
     mark(em, id, "pending", attempts, now + wait, error);
+    em->deferred++;
     snprintf(line, sizeof line, "delivery %lld attempt %lld failed, retrying in %llds: %s", (long long)id,
              (long long)attempts, (long long)(wait / 1000), error);
     gv_host_log(em->h, GV_LOG_WARN, "retry", line);
@@ -730,6 +737,84 @@ static int cmd_test(void *state, gv_host *h, int argc, char **argv) {
   return 0;
 }
 
+/* ---- Metrics ---------------------------------------------------------------------------------------- */
+
+typedef struct backlog {
+  int64_t count, oldest; /* oldest is a created_at, or 0 when count is 0 */
+} backlog;
+
+static int read_backlog(void *ud, const gv_row *r) {
+  backlog *b = ud;
+  b->count += gv_row_int(r, 0);
+  if (!gv_row_is_null(r, 1) && (b->oldest == 0 || gv_row_int(r, 1) < b->oldest)) b->oldest = gv_row_int(r, 1);
+  return 1;
+}
+
+/* The outbox's notifications not yet mailed to everyone they concern: those not yet turned
+ * into deliveries, and those with a delivery still to be accepted by the SMTP server (those
+ * held for a daily digest are not late, so they do not count). */
+static int outbox_backlog(email *em, backlog *b, gv_error *err) {
+  int64_t seen;
+  int rc = state_get(em->h, "outbox_seen", &seen, err);
+  if (rc == GV_OK && seen >= 0) {
+    gv_arg a[1] = {GV_INT(seen)};
+    rc = gv_host_sql(em->h, "SELECT count(*), min(created_at) FROM outbox WHERE id > ?1", a, 1, read_backlog, b, err);
+  }
+  if (rc == GV_OK)
+    rc = gv_host_sql(em->h,
+                     "SELECT count(DISTINCT d.outbox_id), min(o.created_at) FROM email_deliveries d"
+                     " JOIN outbox o ON o.id = d.outbox_id WHERE d.state = 'pending'",
+                     NULL, 0, read_backlog, b, err);
+  return rc;
+}
+
+static int count_state(email *em, const char *state, int64_t *out, gv_error *err) {
+  ival x = {0, 0};
+  gv_arg a[1] = {GV_TEXT(state)};
+  int rc = gv_host_sql(em->h, "SELECT count(*) FROM email_deliveries WHERE state = ?1", a, 1, read_ival, &x, err);
+  *out = x.v;
+  return rc;
+}
+
+static int write_metrics(void *state, gv_host *h, gv_str *out) {
+  email *em = state;
+  gv_error err;
+  gv_str_printf(out,
+                "# HELP gavel_email_configured Whether an SMTP server is configured (else nothing is mailed).\n"
+                "# TYPE gavel_email_configured gauge\ngavel_email_configured %d\n"
+                "# HELP gavel_email_sent_total Messages the SMTP server accepted.\n"
+                "# TYPE gavel_email_sent_total counter\ngavel_email_sent_total %llu\n"
+                "# HELP gavel_email_deferred_total Attempts that failed and will be tried again later.\n"
+                "# TYPE gavel_email_deferred_total counter\ngavel_email_deferred_total %llu\n"
+                "# HELP gavel_email_failed_total Messages given up on (refused for good, or out of attempts).\n"
+                "# TYPE gavel_email_failed_total counter\ngavel_email_failed_total %llu\n",
+                em->s.configured, (unsigned long long)em->sent, (unsigned long long)em->deferred,
+                (unsigned long long)em->failed);
+  if (!em->s.configured) return GV_OK;
+  int64_t pending = 0, waiting = 0;
+  backlog b = {0, 0};
+  int rc = count_state(em, "pending", &pending, &err);
+  if (rc == GV_OK) rc = count_state(em, "waiting", &waiting, &err);
+  if (rc == GV_OK) rc = outbox_backlog(em, &b, &err);
+  if (rc != GV_OK) {
+    gv_host_log(h, GV_LOG_ERROR, "metrics_failed", err.message);
+    return rc;
+  }
+  int64_t age = b.count > 0 && gv_host_now(h) > b.oldest ? gv_host_now(h) - b.oldest : 0;
+  gv_str_printf(out,
+                "# HELP gavel_email_pending Deliveries waiting to be sent (including retries).\n"
+                "# TYPE gavel_email_pending gauge\ngavel_email_pending %lld\n"
+                "# HELP gavel_email_digest_waiting Notifications held for a daily digest.\n"
+                "# TYPE gavel_email_digest_waiting gauge\ngavel_email_digest_waiting %lld\n"
+                "# HELP gavel_email_outbox_pending Outbox notifications not yet mailed to everyone they concern.\n"
+                "# TYPE gavel_email_outbox_pending gauge\ngavel_email_outbox_pending %lld\n"
+                "# HELP gavel_email_outbox_oldest_pending_age_seconds Age of the oldest of those (0 when none).\n"
+                "# TYPE gavel_email_outbox_oldest_pending_age_seconds gauge\n"
+                "gavel_email_outbox_oldest_pending_age_seconds %.3f\n",
+                (long long)pending, (long long)waiting, (long long)b.count, (double)age / 1000.0);
+  return GV_OK;
+}
+
 /* ---- The plugin -------------------------------------------------------------------------------------- */
 
 static int init(gv_host *h, const char *config_json, void **state, gv_error *err) {
@@ -744,6 +829,7 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   em->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
   gv_host_on_commit(h, on_commit);
   gv_host_on_serve(h, on_serve, on_stop);
+  gv_host_on_metrics(h, write_metrics);
   if (!em->s.configured) gv_host_log(h, GV_LOG_INFO, "off", "no smtp server is configured: notifications are not mailed");
   return GV_OK;
 }

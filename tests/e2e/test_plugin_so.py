@@ -131,6 +131,12 @@ class SharedObjectPlugin(GavelTest):
         self.assertFalse(w["answered"])
         st, _, e = srv.request("GET", "/v1/example/items/999999", token=sec)
         self.assertEqual((st, e["error"]["code"], e["error"]["field"]), (404, "not_found", "item"))
+        # Version 4: the plugin's own line in /metrics.
+        st, _, page = srv.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        commits = re.search(r"^gavel_example_commits_total (\d+)$", page.decode(), re.M)
+        self.assertTrue(commits and int(commits.group(1)) >= 1, "the plugin's metric is served")
+        self.assertIn("# TYPE gavel_example_commits_total counter", page.decode())
         srv.stop()
         self.assertIn("example.committed", srv.output())
         self.assertIn('example.ready message="bonjour"', srv.output())

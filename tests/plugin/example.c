@@ -66,6 +66,15 @@ static void on_commit(void *state, gv_host *h, int64_t first, int64_t last) {
   gv_host_logf(h, GV_LOG_INFO, "committed", "first=%lld last=%lld", (long long)first, (long long)last);
 }
 
+/* Version 4: the plugin's own lines in /metrics. */
+static int metrics(void *state, gv_host *h, gv_str *out) {
+  example *ex = state;
+  return gv_str_printf(out,
+                       "# HELP gavel_example_commits_total Commits the example plugin heard of.\n"
+                       "# TYPE gavel_example_commits_total counter\ngavel_example_commits_total %ld\n",
+                       (long)ex->commits);
+}
+
 static void on_serve(void *state, gv_host *h, void *loop) { ((example *)state)->serving = loop != NULL; }
 static void on_stop(void *state, gv_host *h) { ((example *)state)->stopped = 1; }
 
@@ -314,6 +323,7 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   if (rc == GV_OK) rc = gv_host_on_commit(h, on_commit);
   if (rc == GV_OK) rc = gv_host_on_serve(h, on_serve, on_stop);
   if (rc == GV_OK) rc = gv_host_workflow_function(h, "double", wf_double);
+  if (rc == GV_OK) rc = gv_host_on_metrics(h, metrics);
   if (rc != GV_OK && err->code == GV_OK) gv_error_set(err, rc, NULL, "example: registration failed");
   gv_host_log(h, GV_LOG_INFO, "ready", ex->greeting);
   return rc;

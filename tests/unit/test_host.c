@@ -19,8 +19,16 @@ static struct {
   int receipt_rc[5];       /* gv_host_receipt_int inside the event hook: the fifth is refused */
   int events;
   int commits;
+  int metrics_mode;        /* 0: its own lines; 1: a line of another's; 2: the callback fails */
   char config[256];
 } seen;
+
+static int metrics(void *state, gv_host *h, gv_str *out) {
+  if (seen.metrics_mode == 2) return GV_EIO;
+  gv_str_puts(out, "# HELP gavel_misuse_x A figure.\n# TYPE gavel_misuse_x gauge\ngavel_misuse_x 1\n");
+  if (seen.metrics_mode == 1) gv_str_puts(out, "gavel_audit_size 7\n");
+  return GV_OK;
+}
 
 static void on_commit(void *state, gv_host *h, int64_t first, int64_t last) { seen.commits++; }
 
@@ -59,6 +67,9 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   seen.init_rc[k++] = gv_host_receipt_int(h, "early", 1);       /* outside an event hook */
   seen.init_rc[k++] = gv_host_on_serve(h, serve, stop);
   seen.init_rc[k++] = gv_host_on_serve(h, serve, stop);           /* twice */
+  seen.init_rc[k++] = gv_host_on_metrics(h, NULL);
+  assert_int_equal(gv_host_on_metrics(h, metrics), GV_OK);
+  seen.init_rc[k++] = gv_host_on_metrics(h, metrics);             /* twice */
   return GV_OK;
 }
 
@@ -114,12 +125,15 @@ static void test_registration_refused(void **state) {
   assert_int_equal(seen.init_rc[3], GV_ESTATE);  /* a receipt field outside an event hook */
   assert_int_equal(seen.init_rc[4], GV_OK);
   assert_int_equal(seen.init_rc[5], GV_EINVAL);  /* serve hooks twice */
+  assert_int_equal(seen.init_rc[6], GV_EINVAL);  /* metrics without a function */
+  assert_int_equal(seen.init_rc[7], GV_EINVAL);  /* metrics twice */
   assert_string_equal(seen.config, "{}");
   /* After init, registration is closed. */
   assert_int_equal(gv_host_on_commit(seen.h, on_commit), GV_ESTATE);
   assert_int_equal(gv_host_on_event(seen.h, on_event), GV_ESTATE);
   assert_int_equal(gv_host_workflow_function(seen.h, "late", echo), GV_ESTATE);
   assert_int_equal(gv_host_on_serve(seen.h, serve, stop), GV_ESTATE);
+  assert_int_equal(gv_host_on_metrics(seen.h, metrics), GV_ESTATE);
   gv_error err;
   assert_int_equal(gv_host_migrations(seen.h, NULL, 0, &err), GV_ESTATE);
   close_world(&w);
@@ -144,6 +158,25 @@ static void test_receipt_and_commit(void **state) {
 
 /* Plugins are named in the configuration: an unknown name or a plugin built for a newer
  * host is refused before anything of it runs. */
+/* A plugin's /metrics lines are served only while every one of them is its own
+ * (gavel_<plugin>_...) and its callback succeeds. */
+static void test_metrics_lines(void **state) {
+  world w;
+  open_world(&w, NULL);
+  gv_buf b = GV_BUF_INIT;
+  gv_plugins_metrics(w.plugins, &b);
+  assert_non_null(b.data);
+  assert_string_equal(b.data, "# HELP gavel_misuse_x A figure.\n# TYPE gavel_misuse_x gauge\ngavel_misuse_x 1\n");
+  for (int mode = 1; mode <= 2; mode++) {
+    gv_buf_reset(&b);
+    seen.metrics_mode = mode;
+    gv_plugins_metrics(w.plugins, &b);
+    assert_int_equal(b.len, 0);
+  }
+  gv_buf_free(&b);
+  close_world(&w);
+}
+
 static void test_config_refused(void **state) {
   char *dir = tu_tmpdir();
   gv_error err;
@@ -170,6 +203,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registration_refused),
       cmocka_unit_test(test_receipt_and_commit),
+      cmocka_unit_test(test_metrics_lines),
       cmocka_unit_test(test_config_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
