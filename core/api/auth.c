@@ -233,6 +233,16 @@ int api_authenticate(gv_call *c) {
 
 /* ---- Sign-in ------------------------------------------------------------------------------ */
 
+/* Seconds, rounded up, until scope has fewer than max failures in the throttling window;
+ * 0 when it is not locked out. */
+static int64_t api_lockout_seconds(gv_store *st, const char *scope, int64_t max) {
+  int64_t now = gv_time_real_ms();
+  int64_t at = gv_store_login_failure_nth(st, scope, now - LOGIN_THROTTLE_WINDOW_MS, max);
+  if (at == 0) return 0;
+  int64_t ms = at + LOGIN_THROTTLE_WINDOW_MS - now;
+  return ms <= 0 ? 1 : (ms + 999) / 1000;
+}
+
 typedef struct login_ctx {
   gv_user user;
   int found;
@@ -316,11 +326,12 @@ void h_login(gv_call *c) {
   snprintf(l->scope_user, sizeof l->scope_user, "user:%s|%s", lower, c->client_addr);
   snprintf(l->scope_addr, sizeof l->scope_addr, "addr:%s", c->client_addr);
   gv_store *st = gv_engine_store(s->e);
-  int64_t since = gv_time_real_ms() - LOGIN_THROTTLE_WINDOW_MS;
-  if (gv_store_login_failures_since(st, l->scope_user, since) >= s->cfg.login_max_failures ||
-      gv_store_login_failures_since(st, l->scope_addr, since) >= s->cfg.login_max_failures_addr) {
+  int64_t wait = api_lockout_seconds(st, l->scope_user, s->cfg.login_max_failures);
+  int64_t wait_addr = api_lockout_seconds(st, l->scope_addr, s->cfg.login_max_failures_addr);
+  if (wait_addr > wait) wait = wait_addr;
+  if (wait > 0) {
     free(l);
-    api_error(c, GV_EBUSY, "too many failed sign-ins from this address: wait 15 minutes", NULL);
+    api_error_retry(c, GV_EBUSY, "too many failed sign-ins from this address: wait 15 minutes", NULL, wait);
     return;
   }
   l->found = gv_store_user_find(st, username, &l->user, NULL) == GV_OK;
@@ -512,9 +523,9 @@ void h_me_password(gv_call *c) {
   }
   char scope[160];
   snprintf(scope, sizeof scope, "user:%s|%s", c->user.username, c->client_addr);
-  if (gv_store_login_failures_since(gv_engine_store(c->srv->e), scope, gv_time_real_ms() - LOGIN_THROTTLE_WINDOW_MS) >=
-      c->srv->cfg.login_max_failures) {
-    api_error(c, GV_EBUSY, "too many wrong passwords from this address: wait 15 minutes", NULL);
+  int64_t wait = api_lockout_seconds(gv_engine_store(c->srv->e), scope, c->srv->cfg.login_max_failures);
+  if (wait > 0) {
+    api_error_retry(c, GV_EBUSY, "too many wrong passwords from this address: wait 15 minutes", NULL, wait);
     return;
   }
   if (!password_ok(c, nw, "new_password")) return;
@@ -564,6 +575,8 @@ void h_users_list(gv_call *c) {
   gv_error err;
   char member[16];
   const char *m = api_query(c, "member", member, sizeof member);
+  api_page pg;
+  if (api_page_query(c, 500, 1000, &pg)) return;
   if (gv_store_user_list(gv_engine_store(c->srv->e), c->srv->forum->id, m, &users, &n, &err) != GV_OK) {
     api_gv_error(c, &err);
     return;
@@ -571,7 +584,9 @@ void h_users_list(gv_call *c) {
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) json_array_append_new(arr, api_user_json(c->srv, &users[i], 1));
   free(users);
-  api_json(c, 200, json_pack("{s:o}", "users", arr));
+  json_t *next;
+  if ((arr = api_page_cut(c, arr, &pg, API_PAGE_LISTED, &next)) == NULL) return;
+  api_json(c, 200, json_pack("{s:o, s:o}", "users", arr, "next", next));
 }
 
 void h_user_get(gv_call *c) {

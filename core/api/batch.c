@@ -22,14 +22,19 @@ struct gv_pending {
   int twin;                  /* the idempotency key was taken by a concurrent twin */
 };
 
-/* The request's identity for idempotency: method, path and body. */
+/* The request's identity for idempotency: method, path and body. A JSON body counts by
+ * its parsed value (sorted keys, no spacing), so a client that re-serialises the same
+ * request differently is replaying it, not reusing the key for something else. */
 void api_request_hash(gv_call *c, char out[65]) {
   gv_sha256_ctx *h = gv_sha256_new();
   gv_sha256_update(h, c->req->method, strlen(c->req->method));
   gv_sha256_update(h, " ", 1);
   gv_sha256_update(h, c->req->path, strlen(c->req->path));
   gv_sha256_update(h, "\n", 1);
-  gv_sha256_update(h, c->req->body ? c->req->body : "", c->req->body_len);
+  char *canon = c->body ? json_dumps(c->body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+  if (canon) gv_sha256_update(h, canon, strlen(canon));
+  else gv_sha256_update(h, c->req->body ? c->req->body : "", c->req->body_len);
+  free(canon);
   uint8_t d[GV_SHA256_LEN];
   gv_sha256_final(h, d);
   gv_hex(d, sizeof d, out);

@@ -228,12 +228,16 @@ void h_item_events(gv_call *c) {
     return;
   }
   gv_item_row_clear(&r);
-  json_t *ev = gv_view_events(c->srv->e, &c->caller, id, after, limit, &err);
+  /* One more than asked tells whether another page follows. */
+  json_t *ev = gv_view_events(c->srv->e, &c->caller, id, after, limit + 1, &err);
   if (ev == NULL) {
     api_gv_error(c, &err);
     return;
   }
-  api_json(c, 200, json_pack("{s:o}", "events", ev));
+  api_page pg = {limit, 0};
+  json_t *next;
+  ev = api_page_cut(c, ev, &pg, API_PAGE_ID_ASC, &next);
+  api_json(c, 200, json_pack("{s:o, s:o}", "events", ev, "next", next));
 }
 
 void h_item_positions(gv_call *c) {
@@ -388,6 +392,8 @@ void h_meetings_list(gv_call *c) {
   gv_meeting *ms = NULL;
   size_t n = 0;
   gv_error err;
+  api_page pg;
+  if (api_page_query(c, 500, 1000, &pg)) return;
   if (gv_store_meeting_list(gv_engine_store(c->srv->e), c->srv->forum->id, &ms, &n, &err) != GV_OK) {
     api_gv_error(c, &err);
     return;
@@ -398,7 +404,9 @@ void h_meetings_list(gv_call *c) {
     gv_meeting_clear(&ms[i]);
   }
   free(ms);
-  api_json(c, 200, json_pack("{s:o}", "meetings", arr));
+  json_t *next;
+  if ((arr = api_page_cut(c, arr, &pg, API_PAGE_LISTED, &next)) == NULL) return;
+  api_json(c, 200, json_pack("{s:o, s:o}", "meetings", arr, "next", next));
 }
 
 void h_meetings_create(gv_call *c) {
@@ -649,17 +657,24 @@ void h_meeting_record(gv_call *c) {
   free(out);
 }
 
+/* The most incidents the list pages through, newest first. */
+#define INCIDENTS_KEPT 100000
+
 void h_incidents(gv_call *c) {
   if (api_require_role(c, GV_ROLE_SECRETARIAT)) return;
   json_t *list = NULL;
   gv_error err;
-  if (gv_store_incident_list(gv_engine_store(c->srv->e), 200, &list, &err) != GV_OK) {
+  api_page pg;
+  if (api_page_query(c, 200, 1000, &pg)) return;
+  if (gv_store_incident_list(gv_engine_store(c->srv->e), INCIDENTS_KEPT, &list, &err) != GV_OK) {
     api_gv_error(c, &err);
     return;
   }
   size_t i;
   json_t *o;
   char ts[GV_TIME_BUFSZ];
+  json_t *next;
+  list = api_page_cut(c, list, &pg, API_PAGE_ID_DESC, &next);
   json_array_foreach(list, i, o) json_object_set_new(o, "at", json_string(gv_time_format(json_integer_value(json_object_get(o, "at")), ts)));
-  api_json(c, 200, json_pack("{s:o}", "incidents", list));
+  api_json(c, 200, json_pack("{s:o, s:o}", "incidents", list, "next", next));
 }

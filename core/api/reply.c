@@ -76,19 +76,36 @@ void api_json(gv_call *c, int status, json_t *body) {
 }
 
 void api_error(gv_call *c, int code, const char *message, const char *field) {
+  api_error_retry(c, code, message, field, code == GV_EBUSY ? 5 : 0);
+}
+
+void api_error_retry(gv_call *c, int code, const char *message, const char *field, int64_t retry_after) {
   json_t *e = json_pack("{s:s, s:s}", "code", gv_err_name(code), "message", message ? message : gv_strerror(code));
   if (field && *field) json_object_set_new(e, "field", json_string(field));
   int status = gv_err_http_status(code);
-  if (code == GV_EBUSY) {
-    gv_http_header h[2] = {{"Content-Type", "application/json; charset=utf-8"}, {"Retry-After", "5"}};
-    json_t *o = json_pack("{s:o}", "error", e);
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    api_raw(c, status, h, 2, s, strlen(s));
-    free(s);
+  json_t *o = json_pack("{s:o}", "error", e);
+  char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  if (s == NULL) {
+    api_text(c, 500, "application/json", "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}", 60);
     return;
   }
-  api_json(c, status, json_pack("{s:o}", "error", e));
+  gv_http_header h[3] = {{"Content-Type", "application/json; charset=utf-8"}};
+  size_t nh = 1;
+  char retry[24];
+  /* A client told when to come back waits that long, no less (RFC 9110 section 10.2.3). */
+  if (retry_after > 0) {
+    snprintf(retry, sizeof retry, "%lld", (long long)retry_after);
+    h[nh++] = (gv_http_header){"Retry-After", retry};
+  }
+  /* Every 401 names the scheme that would succeed (RFC 9110 section 11.6.1, RFC 6750): a
+   * bearer token, which the caller either did not send or sent and we refused. */
+  if (status == 401)
+    h[nh++] = (gv_http_header){"WWW-Authenticate", gv_http_header_get(c->req, "authorization")
+                                                       ? "Bearer realm=\"gavel\", error=\"invalid_token\""
+                                                       : "Bearer realm=\"gavel\""};
+  api_raw(c, status, h, nh, s, strlen(s));
+  free(s);
 }
 
 void api_gv_error(gv_call *c, const gv_error *err) {

@@ -18,6 +18,9 @@ void api_json(gv_call *c, int status, json_t *body);
 /* An error answer {"error": {"code", "message", "field"}} with the status code's HTTP status;
  * field may be NULL. */
 void api_error(gv_call *c, int code, const char *message, const char *field);
+/* api_error with a Retry-After of retry_after seconds (none when 0); a 401 also names the
+ * Bearer scheme in WWW-Authenticate. */
+void api_error_retry(gv_call *c, int code, const char *message, const char *field, int64_t retry_after);
 /* api_error for a gv_error (its code, message and field); a workflow failure is told only
  * to the secretariat in full. */
 void api_gv_error(gv_call *c, const gv_error *err);
@@ -39,6 +42,20 @@ const char *api_query(gv_call *c, const char *name, char *buf, size_t size);
 int api_param_id(gv_call *c, int i, int64_t *out);
 /* 0 when the caller holds role; replies 403 and returns -1 when not. */
 int api_require_role(gv_call *c, gv_role role);
+/* A page of a list: ?limit= (1 to the list's maximum) and ?after= (the `next` of the page
+ * before). */
+typedef struct api_page {
+  int limit;
+  int64_t after;
+} api_page;
+/* How a list is ordered, which tells where `after` continues. */
+enum { API_PAGE_LISTED, API_PAGE_ID_ASC, API_PAGE_ID_DESC };
+/* Reads ?limit= and ?after= into pg; replies 422 and returns -1 on a bad value. */
+int api_page_query(gv_call *c, int def_limit, int max_limit, api_page *pg);
+/* The page of arr (objects with an "id", in the list's order) that pg asks for, with *next
+ * the id to continue after (null on the last page). Takes arr; NULL when it replied 422
+ * (an after of a LISTED list that names no element). */
+json_t *api_page_cut(gv_call *c, json_t *arr, const api_page *pg, int order, json_t **next);
 /* {event_id, committed_at}: a new reference. */
 json_t *api_receipt(int64_t event_id, int64_t committed_at);
 

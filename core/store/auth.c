@@ -117,6 +117,19 @@ int64_t gv_store_login_failures_since(gv_store *s, const char *scope, int64_t si
   return n;
 }
 
+int64_t gv_store_login_failure_nth(gv_store *s, const char *scope, int64_t since, int64_t max) {
+  if (max <= 0) return 0;
+  sqlite3_stmt *st =
+      st_prep(s, "SELECT at FROM login_failures WHERE scope = ? AND at >= ? ORDER BY at DESC LIMIT 1 OFFSET ?", NULL);
+  if (st == NULL) return 0;
+  st_bind_text(st, 1, scope);
+  sqlite3_bind_int64(st, 2, since);
+  sqlite3_bind_int64(st, 3, max - 1);
+  int64_t at = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  return at;
+}
+
 int gv_store_login_failures_clear(gv_store *s, const char *scope, int64_t before, gv_error *err) {
   sqlite3_stmt *st = st_prep(s, "DELETE FROM login_failures WHERE scope = ? OR at < ?", err);
   if (st == NULL) return GV_ESTORE;

@@ -123,6 +123,9 @@ int gv_store_session_list(gv_store *s, int64_t user_id, const char *kind, json_t
  * and returns how many failures scope has had since `since`. */
 int gv_store_login_failure(gv_store *s, const char *scope, int64_t now, gv_error *err);
 int64_t gv_store_login_failures_since(gv_store *s, const char *scope, int64_t since);
+/* The time of the max-th most recent failure of scope since `since` (when it leaves the
+ * window, fewer than max remain); 0 when scope has fewer than max such failures. */
+int64_t gv_store_login_failure_nth(gv_store *s, const char *scope, int64_t since, int64_t max);
 /* Forgets failures of scope (after a successful login) and any older than before. */
 int gv_store_login_failures_clear(gv_store *s, const char *scope, int64_t before, gv_error *err);
 

@@ -1,0 +1,123 @@
+"""API details an integrator notices: WWW-Authenticate on 401, a Retry-After that is the real
+wait, idempotency keys compared on the parsed JSON, paging on every list, API tokens with
+scopes over the API, HSTS and certificate reload under TLS, JSON logs with request ids."""
+import datetime
+import http.client
+import json
+
+from harness import GavelTest, main, make_demo_db
+
+
+def deadline_in(days):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ApiDetailsTest(GavelTest):
+    def setUp(self):
+        super().setUp()
+        self.srv = self.server(make_demo_db(self.tmp))
+
+    def raw_post(self, path, data, token, headers):
+        """Sends data exactly as given (the harness would re-serialise it)."""
+        h = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
+        h.update(headers)
+        return self.srv.request("POST", path, raw=data.encode(), headers=h)
+
+    def test_every_401_names_the_bearer_scheme(self):
+        st, h, b = self.srv.request("GET", "/v1/me")
+        self.assertEqual(st, 401)
+        self.assertEqual(h.get("www-authenticate"), 'Bearer realm="gavel"')
+        st, h, _ = self.srv.request("GET", "/v1/me", token="not-a-token")
+        self.assertEqual(st, 401)
+        self.assertTrue(h.get("www-authenticate", "").startswith('Bearer realm="gavel"'), h)
+        self.assertIn('error="invalid_token"', h["www-authenticate"])
+        st, h, _ = self.srv.request("POST", "/v1/login", {"username": "secretariat", "password": "wrong-password"})
+        self.assertEqual(st, 401)
+        self.assertIn("www-authenticate", h)
+        # Other errors carry no challenge.
+        st, h, _ = self.srv.request("GET", "/v1/nowhere")
+        self.assertEqual(st, 404)
+        self.assertNotIn("www-authenticate", h)
+
+    def test_lockout_retry_after_is_the_real_wait(self):
+        for _ in range(5):
+            st, _, _ = self.srv.request("POST", "/v1/login", {"username": "km.delegate", "password": "wrong-password"})
+            self.assertEqual(st, 401)
+        st, h, b = self.srv.request("POST", "/v1/login", {"username": "km.delegate", "password": "wrong-password"})
+        self.assertEqual(st, 429, b)
+        wait = int(h["retry-after"])
+        # The lockout lasts 15 minutes from the failures just made: close to 900 seconds, never 5.
+        self.assertGreater(wait, 800)
+        self.assertLessEqual(wait, 900)
+
+    def test_idempotency_key_compares_the_parsed_json(self):
+        sec = self.srv.login("secretariat")
+        km = self.srv.login("km.delegate")
+        st, _, b = self.srv.request("POST", "/v1/forums/midiocc/items",
+                                    {"workflow": "consultation", "title": "Q",
+                                     "params": {"question": "Q?", "deadline": deadline_in(7)}}, sec)
+        self.assertEqual(st, 201)
+        path = f"/v1/items/{b['item']['id']}/actions/submit_position"
+        st1, h1, b1 = self.raw_post(path, '{"params":{"stance":"support","statement":"yes"}}', km, {"Idempotency-Key": "sp-1"})
+        self.assertEqual(st1, 200, b1)
+        # The same JSON with other spacing and key order is a replay of the same request.
+        st2, h2, b2 = self.raw_post(path, '{ "params" : { "statement" : "yes",\n "stance" : "support" } }', km,
+                                    {"Idempotency-Key": "sp-1"})
+        self.assertEqual(st2, 200, b2)
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+        self.assertEqual(b1, b2)
+        # A different value is still a reused key.
+        st3, _, b3 = self.raw_post(path, '{"params":{"stance":"oppose","statement":"yes"}}', km, {"Idempotency-Key": "sp-1"})
+        self.assertEqual(st3, 422)
+        self.assertEqual(b3["error"]["code"], "idempotency_key_reused")
+
+    def walk(self, path, key, token, limit):
+        """Follows `next` from the first page to the last; returns every element and the page count."""
+        seen, after, pages = [], None, 0
+        while True:
+            sep = "&" if "?" in path else "?"
+            url = f"{path}{sep}limit={limit}" + (f"&after={after}" if after is not None else "")
+            st, _, b = self.srv.request("GET", url, token=token)
+            self.assertEqual(st, 200, (url, b))
+            self.assertIn("next", b)
+            self.assertLessEqual(len(b[key]), limit)
+            seen += b[key]
+            pages += 1
+            if b["next"] is None:
+                return seen, pages
+            after = b["next"]
+
+    def test_every_list_pages_with_next(self):
+        sec = self.srv.login("secretariat")
+        st, _, b = self.srv.request("POST", "/v1/forums/midiocc/items",
+                                    {"workflow": "consultation", "title": "Q",
+                                     "params": {"question": "Q?", "deadline": deadline_in(7)}}, sec)
+        item = b["item"]["id"]
+        for m in ("KM", "MG", "SC"):
+            self.srv.request("POST", f"/v1/items/{item}/actions/record_on_behalf",
+                             {"params": {"member": m, "stance": "support", "reference": "letter " + m}}, sec)
+        for n in range(3):
+            st, _, b = self.srv.request("POST", "/v1/meetings", {"title": f"Session {n}", "place": "Geneva",
+                                                                "starts_on": f"2030-0{n + 1}-10",
+                                                                "ends_on": f"2030-0{n + 1}-11"}, sec)
+            self.assertEqual(st, 201, b)
+        for path, key in ((f"/v1/items/{item}/events", "events"), ("/v1/users", "users"),
+                          ("/v1/meetings", "meetings"), ("/v1/incidents", "incidents")):
+            st, _, whole = self.srv.request("GET", path, token=sec)
+            self.assertEqual(st, 200, (path, whole))
+            self.assertIsNone(whole["next"], path)
+            paged, pages = self.walk(path, key, sec, 2)
+            self.assertEqual(paged, whole[key], path)
+            if len(whole[key]) > 2:
+                self.assertGreater(pages, 1, path)
+        self.assertGreater(len(self.srv.request("GET", "/v1/users", token=sec)[2]["users"]), 2)
+        # Bad paging values are a clear 422 naming the parameter.
+        for q in ("limit=0", "limit=100000", "limit=x", "after=-1"):
+            st, _, b = self.srv.request("GET", "/v1/users?" + q, token=sec)
+            self.assertEqual(st, 422, q)
+            self.assertEqual(b["error"]["field"], q.split("=")[0])
+
+
+if __name__ == "__main__":
+    main()
