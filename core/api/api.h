@@ -173,5 +173,12 @@ void h_calendar_feed(gv_call *c);
 void h_item_positions_csv(gv_call *c);
 void h_decisions_csv(gv_call *c);
 void h_users_import(gv_call *c);
+void h_tokens_list(gv_call *c);
+void h_tokens_create(gv_call *c);
+void h_tokens_revoke(gv_call *c);
+
+/* Whether an API token of scope (read, act, admin; "" for full power) may call method on
+ * path: read only reads, act does all but change accounts and tokens, admin does all. */
+int api_scope_allows(const char *scope, const char *method, const char *path);
 
 #endif

@@ -201,6 +201,13 @@ int api_authenticate(gv_call *c) {
     api_error(c, GV_EAUTH, "this account is disabled", NULL);
     return -1;
   }
+  /* An API token acts only within its scope. */
+  if (strcmp(c->sess.kind, "api") == 0 && !api_scope_allows(c->sess.scope, c->req->method, c->req->path)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "this API token's scope (%s) does not allow this request", c->sess.scope);
+    api_error(c, GV_EFORBIDDEN, msg, "Authorization");
+    return -1;
+  }
   /* Browser sessions: every state-changing request carries the CSRF token, and a
    * request from another site is refused. */
   const char *m = c->req->method;

@@ -35,6 +35,9 @@ static gv_route routes[] = {
     {"GET", "/v1/meetings/{id}/record", h_meeting_record, 0},
     {"GET", "/v1/stream", h_stream, R_STREAM},
     {"GET", "/v1/incidents", h_incidents, 0},
+    {"GET", "/v1/tokens", h_tokens_list, 0},
+    {"POST", "/v1/tokens", h_tokens_create, 0},
+    {"DELETE", "/v1/tokens/{id}", h_tokens_revoke, 0},
     {"POST", "/v1/test/clock", h_test_clock, R_TEST_CLOCK},
     /* Calendars and exports (api/exports.c). */
     {"GET", "/v1/me/calendar", h_me_calendar, 0},

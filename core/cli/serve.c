@@ -114,6 +114,11 @@ static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
     gv_cli_close_store(&env);
     return gv_cli_usage_error(cmd, "--expires must be a duration such as 90d");
   }
+  const char *scope = gv_cli_val(opts, "scope", "admin");
+  if (strcmp(scope, "read") && strcmp(scope, "act") && strcmp(scope, "admin")) {
+    gv_cli_close_store(&env);
+    return gv_cli_usage_error(cmd, "--scope must be read, act or admin");
+  }
   if (gv_store_user_find(s, argv[0], &u, &err) != GV_OK) {
     gv_cli_fail(&err);
     goto done;
@@ -132,6 +137,7 @@ static int cmd_token_create(const gv_cmd *cmd, gv_opt *opts, int argc, char **ar
   snprintf(se.label, sizeof se.label, "%s", gv_cli_val(opts, "label", "api token"));
   se.created_at = se.last_used_at = now;
   se.expires_at = expires ? now + expires : 0;
+  snprintf(se.scope, sizeof se.scope, "%s", scope);
   if (gv_store_session_insert(s, &se, th, &err) != GV_OK) {
     gv_cli_fail(&err);
     goto done;
@@ -163,16 +169,24 @@ static int cmd_token_list(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv
     gv_cli_close_store(&env);
     return gv_cli_fail(&err);
   }
-  printf("%-5s %-20s %-8s %-24s %s\n", "ID", "USER", "STATUS", "CREATED", "LABEL");
+  printf("%-5s %-20s %-8s %-6s %-24s %-24s %-24s %s\n", "ID", "USER", "STATUS", "SCOPE", "CREATED", "EXPIRES",
+         "LAST USED", "LABEL");
   size_t i;
   json_t *o;
+  int64_t now = gv_time_real_ms();
   json_array_foreach(list, i, o) {
-    char ts[GV_TIME_BUFSZ];
-    printf("%-5lld %-20s %-8s %-24s %s\n", (long long)json_integer_value(json_object_get(o, "id")),
-           json_string_value(json_object_get(o, "username")),
-           json_is_true(json_object_get(o, "revoked")) ? "revoked" : "active",
-           gv_time_format(json_integer_value(json_object_get(o, "created_at")), ts),
-           json_string_value(json_object_get(o, "label")) ? json_string_value(json_object_get(o, "label")) : "");
+    char created[GV_TIME_BUFSZ], expires[GV_TIME_BUFSZ], used[GV_TIME_BUFSZ];
+    int64_t exp_at = json_integer_value(json_object_get(o, "expires_at"));
+    const char *status = json_is_true(json_object_get(o, "revoked")) ? "revoked"
+                         : exp_at && exp_at <= now                    ? "expired"
+                                                                      : "active";
+    const char *scope = json_string_value(json_object_get(o, "scope"));
+    const char *label = json_string_value(json_object_get(o, "label"));
+    printf("%-5lld %-20s %-8s %-6s %-24s %-24s %-24s %s\n", (long long)json_integer_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "username")), status, scope ? scope : "admin",
+           gv_time_format(json_integer_value(json_object_get(o, "created_at")), created),
+           exp_at ? gv_time_format(exp_at, expires) : "never",
+           gv_time_format(json_integer_value(json_object_get(o, "last_used_at")), used), label ? label : "");
   }
   json_decref(list);
   gv_cli_close_store(&env);
@@ -212,6 +226,7 @@ static gv_opt token_create_opts[] = {
     GV_CLI_DB_OPTIONS,
     {"label", 1, "what the token is for"},
     {"expires", 1, "lifetime such as 90d (default: until revoked)"},
+    {"scope", 1, "read (GET only), act (actions, no account changes) or admin (default: admin)"},
     {NULL}};
 static gv_opt token_opts[] = {GV_CLI_DB_OPTIONS, {NULL}};
 

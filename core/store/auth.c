@@ -6,8 +6,8 @@
 
 int gv_store_session_insert(gv_store *s, gv_session *o, const char *token_hash, gv_error *err) {
   sqlite3_stmt *st = st_prep(s,
-      "INSERT INTO sessions(user_id, kind, token_hash, csrf_hash, label, created_at, last_used_at, expires_at)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", err);
+      "INSERT INTO sessions(user_id, kind, token_hash, csrf_hash, label, created_at, last_used_at, expires_at, scope)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, o->user_id);
   st_bind_text(st, 2, o->kind);
@@ -17,6 +17,7 @@ int gv_store_session_insert(gv_store *s, gv_session *o, const char *token_hash, 
   sqlite3_bind_int64(st, 6, o->created_at);
   sqlite3_bind_int64(st, 7, o->last_used_at);
   st_bind_id(st, 8, o->expires_at);
+  st_bind_opt(st, 9, o->scope);
   int rc = st_exec(s, st, err);
   if (rc == GV_OK) o->id = sqlite3_last_insert_rowid(s->db);
   return rc;
@@ -35,6 +36,7 @@ static int read_session(sqlite3_stmt *st, gv_session *o) {
     o->last_used_at = sqlite3_column_int64(st, 6);
     o->expires_at = sqlite3_column_int64(st, 7);
     o->revoked_at = sqlite3_column_int64(st, 8);
+    st_col_copy(st, 9, o->scope, sizeof o->scope);
   }
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? GV_OK : GV_ENOTFOUND;
@@ -42,7 +44,7 @@ static int read_session(sqlite3_stmt *st, gv_session *o) {
 
 int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *o, gv_error *err) {
   sqlite3_stmt *st = st_prep(s,
-      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at"
+      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at, scope"
       " FROM sessions WHERE token_hash = ?", err);
   if (st == NULL) return GV_ESTORE;
   st_bind_text(st, 1, token_hash);
@@ -51,7 +53,7 @@ int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *o, gv
 
 int gv_store_session_get(gv_store *s, int64_t id, gv_session *o, gv_error *err) {
   sqlite3_stmt *st = st_prep(s,
-      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at"
+      "SELECT id, user_id, kind, csrf_hash, label, created_at, last_used_at, expires_at, revoked_at, scope"
       " FROM sessions WHERE id = ?", err);
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, id);
@@ -76,7 +78,7 @@ int gv_store_session_revoke(gv_store *s, int64_t id, int64_t now, gv_error *err)
 
 int gv_store_session_list(gv_store *s, int64_t user_id, const char *kind, json_t **out, gv_error *err) {
   sqlite3_stmt *st = st_prep(s,
-      "SELECT s.id, u.username, s.label, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.kind"
+      "SELECT s.id, u.username, s.label, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.kind, s.scope"
       " FROM sessions s JOIN users u ON u.id = s.user_id WHERE (?1 = 0 OR s.user_id = ?1) AND s.kind = ?2"
       " ORDER BY s.id", err);
   if (st == NULL) return GV_ESTORE;
@@ -92,6 +94,7 @@ int gv_store_session_list(gv_store *s, int64_t user_id, const char *kind, json_t
     json_object_set_new(o, "last_used_at", json_integer(sqlite3_column_int64(st, 4)));
     json_object_set_new(o, "expires_at", st_jint(st, 5));
     json_object_set_new(o, "revoked", json_boolean(sqlite3_column_type(st, 6) != SQLITE_NULL));
+    json_object_set_new(o, "scope", st_jstr(st, 8));
     json_array_append_new(arr, o);
   }
   sqlite3_reset(st);

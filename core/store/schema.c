@@ -204,6 +204,9 @@ static const gv_migration migrations[] = {
    "  token_hash TEXT NOT NULL UNIQUE,"
    "  created_at INTEGER NOT NULL"
    ");"},
+  {5, "api token scopes",
+   /* read, act or admin for API tokens; NULL (sessions, older tokens) is the account's full power. */
+   "ALTER TABLE sessions ADD COLUMN scope TEXT CHECK (scope IN ('read','act','admin'));"},
 };
 
 const gv_migration *gv_store_migrations(size_t *count) {

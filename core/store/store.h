@@ -106,6 +106,7 @@ typedef struct gv_session {
   int64_t last_used_at;
   int64_t expires_at;       /* 0: never (API tokens without expiry) */
   int64_t revoked_at;       /* 0: live */
+  char scope[8];            /* API tokens: read, act or admin; "" is the account's full power */
 } gv_session;
 
 /* Stores a session whose token hashes to token_hash. Sets out->id. */
@@ -116,7 +117,8 @@ int gv_store_session_find(gv_store *s, const char *token_hash, gv_session *out, 
 int gv_store_session_get(gv_store *s, int64_t id, gv_session *out, gv_error *err);
 int gv_store_session_touch(gv_store *s, int64_t id, int64_t now, gv_error *err);
 int gv_store_session_revoke(gv_store *s, int64_t id, int64_t now, gv_error *err);
-/* API tokens (kind "api") of a user (0: all users) as JSON [{id, username, label, created_at, last_used_at, expires_at, revoked}]. */
+/* API tokens (kind "api") of a user (0: all users) as JSON [{id, username, label, created_at, last_used_at, expires_at,
+ * revoked, scope}] (scope null for a token without one). */
 int gv_store_session_list(gv_store *s, int64_t user_id, const char *kind, json_t **out, gv_error *err);
 
 /* Login throttling: records a failure for scope (e.g. "user:km.delegate|10.0.0.1") at now

@@ -5,7 +5,8 @@ import datetime
 import http.client
 import json
 
-from harness import GavelTest, main, make_demo_db
+from harness import GavelTest, main, make_demo_db, run
+import test_openapi
 
 
 def deadline_in(days):
@@ -117,6 +118,95 @@ class ApiDetailsTest(GavelTest):
             st, _, b = self.srv.request("GET", "/v1/users?" + q, token=sec)
             self.assertEqual(st, 422, q)
             self.assertEqual(b["error"]["field"], q.split("=")[0])
+
+    def test_api_tokens_with_scopes_over_the_api(self):
+        km = self.srv.login("km.delegate")
+        st, _, b = self.srv.request("POST", "/v1/tokens", {"label": "reader", "scope": "read", "expires_in": "30d"}, km)
+        self.assertEqual(st, 201, b)
+        reader, reader_id = b["token"], b["id"]
+        self.assertEqual(b["scope"], "read")
+        self.assertIsNotNone(b["expires_at"])
+        st, _, b = self.srv.request("POST", "/v1/tokens", {"label": "robot", "scope": "act"}, km)
+        self.assertEqual(st, 201, b)
+        actor = b["token"]
+        self.assertIsNone(b["expires_at"])
+        # The list shows scope, expiry and last use, never the secret.
+        st, _, b = self.srv.request("GET", "/v1/tokens", token=km)
+        self.assertEqual(st, 200, b)
+        self.assertEqual([t["label"] for t in b["tokens"]], ["reader", "robot"])
+        self.assertIsNone(b["next"])
+        for t in b["tokens"]:
+            self.assertNotIn("token", t)
+            self.assertIn("last_used_at", t)
+            self.assertIn("expires_at", t)
+        self.assertEqual(self.srv.request("GET", "/v1/tokens?limit=1", token=km)[2]["next"], reader_id)
+        # read: GET only.
+        self.assertEqual(self.srv.request("GET", "/v1/me", token=reader)[0], 200)
+        sec = self.srv.login("secretariat")
+        st, _, b = self.srv.request("POST", "/v1/forums/midiocc/items",
+                                    {"workflow": "consultation", "title": "Q",
+                                     "params": {"question": "Q?", "deadline": deadline_in(7)}}, sec)
+        path = f"/v1/items/{b['item']['id']}/actions/submit_position"
+        st, _, b = self.srv.request("POST", path, {"params": {"stance": "support"}}, reader)
+        self.assertEqual(st, 403)
+        self.assertIn("scope", b["error"]["message"])
+        # act: actions, but no account or token changes.
+        self.assertEqual(self.srv.request("POST", path, {"params": {"stance": "support"}}, actor)[0], 200)
+        self.assertEqual(self.srv.request("POST", "/v1/tokens", {"scope": "admin"}, actor)[0], 403)
+        self.assertEqual(self.srv.request("PATCH", "/v1/me", {"display_name": "X"}, actor)[0], 403)
+        # Another user's tokens are neither listed nor revocable; the secretariat sees all.
+        mg = self.srv.login("mg.delegate")
+        self.assertEqual(self.srv.request("GET", "/v1/tokens", token=mg)[2]["tokens"], [])
+        self.assertEqual(self.srv.request("DELETE", f"/v1/tokens/{reader_id}", token=mg)[0], 404)
+        self.assertEqual(self.srv.request("GET", "/v1/tokens?all=true", token=mg)[0], 403)
+        st, _, b = self.srv.request("GET", "/v1/tokens?all=true", token=sec)
+        self.assertEqual([t["username"] for t in b["tokens"]], ["km.delegate", "km.delegate"])
+        # Revoked: the token no longer works.
+        st, _, b = self.srv.request("DELETE", f"/v1/tokens/{reader_id}", token=km)
+        self.assertEqual((st, b["revoked"]), (200, True))
+        st, h, _ = self.srv.request("GET", "/v1/me", token=reader)
+        self.assertEqual(st, 401)
+        self.assertIn("www-authenticate", h)
+        # Bad requests name the field.
+        for body, field in (({"scope": "root"}, "scope"), ({"expires_in": "soon"}, "expires_in")):
+            st, _, b = self.srv.request("POST", "/v1/tokens", body, km)
+            self.assertEqual((st, b["error"]["field"]), (422, field))
+
+    def test_cli_token_scope_expiry_and_last_use(self):
+        db = make_demo_db(self.tmp, "cli.db")
+        out = run("token", "create", "--db", db, "mu.delegate", "--scope", "read", "--expires", "30d").stdout
+        self.assertIn("mu.delegate", out)
+        bad = run("token", "create", "--db", db, "mu.delegate", "--scope", "root", check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        listing = run("token", "list", "--db", db).stdout
+        header, row = listing.splitlines()[0], listing.splitlines()[1]
+        for column in ("SCOPE", "EXPIRES", "LAST USED"):
+            self.assertIn(column, header)
+        self.assertIn("read", row)
+        self.assertNotIn("never", row, "the expiry is shown")
+
+
+class ApiDetailsDocumentTest(test_openapi.OpenApiLiveTest):
+    """The new answers, checked against docs/openapi.yaml like the other live calls."""
+
+    test_live_responses_match_the_document = None  # test_openapi runs it
+
+    def test_tokens_and_pages_match_the_document(self):
+        srv = self.server(make_demo_db(self.tmp))
+        km, sec = srv.login("km.delegate"), srv.login("secretariat")
+        b, _ = self.call(srv, "POST", "/v1/tokens", 201, {"label": "x", "scope": "act", "expires_in": "1d"}, km)
+        self.call(srv, "GET", "/v1/tokens", 200, token=km)
+        self.call(srv, "GET", "/v1/tokens?all=true&limit=1", 200, token=sec)
+        self.call(srv, "GET", "/v1/tokens?all=true", 403, token=km)
+        self.call(srv, "POST", "/v1/tokens", 422, {"scope": "everything"}, km)
+        self.call(srv, "DELETE", f"/v1/tokens/{b['id']}", 200, token=km)
+        self.call(srv, "DELETE", "/v1/tokens/999", 404, token=km)
+        self.call(srv, "GET", "/v1/users?limit=2", 200, token=sec)
+        self.call(srv, "GET", "/v1/users?limit=0", 422, token=sec)
+        self.call(srv, "GET", "/v1/meetings?limit=1", 200, token=km)
+        self.call(srv, "GET", "/v1/incidents?limit=1", 200, token=sec)
+        _, h = self.call(srv, "GET", "/v1/tokens", 401)
+        self.assertIn("www-authenticate", h)
 
 
 if __name__ == "__main__":
