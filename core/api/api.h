@@ -177,6 +177,11 @@ void h_tokens_list(gv_call *c);
 void h_tokens_create(gv_call *c);
 void h_tokens_revoke(gv_call *c);
 
+/* Reads the TLS certificate and key again (a renewed certificate, on SIGHUP): new
+ * connections use them, open ones keep theirs; a file that cannot be used keeps the old
+ * pair and is logged. */
+void api_tls_reload(gv_srv *s);
+
 /* Whether an API token of scope (read, act, admin; "" for full power) may call method on
  * path: read only reads, act does all but change accounts and tokens, admin does all. */
 int api_scope_allows(const char *scope, const char *method, const char *path);

@@ -54,7 +54,9 @@ void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const c
     for (size_t i = 0; i < nh; i++) given |= strcasecmp(h[i].name, defaults[d].name) == 0;
     if (!given) all[n++] = defaults[d];
   }
-  for (size_t i = 0; i < nh && n < 16; i++) all[n++] = h[i];
+  for (size_t i = 0; i < nh && n < 15; i++) all[n++] = h[i];
+  /* Over our own TLS, browsers are told to use HTTPS only from now on (RFC 6797). */
+  if (c->req->is_tls) all[n++] = (gv_http_header){"Strict-Transport-Security", "max-age=31536000"};
   gv_http_respond(c->req, status, all, n, body, len);
   api_call_finish(c, status);
 }

@@ -195,6 +195,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     gv_notify_reloading();
     gv_engine_register_dir(s->e, s->cfg.workflows, errs, 16, &n);
     gv_log(GV_LOG_INFO, "workflows.reloaded", "errors=%zu", n);
+    api_tls_reload(s);
     gv_notify_reloaded();
     return;
   }

@@ -4,8 +4,12 @@ scopes over the API, HSTS and certificate reload under TLS, JSON logs with reque
 import datetime
 import http.client
 import json
+import os
+import signal
+import ssl
+import subprocess
 
-from harness import GavelTest, main, make_demo_db, run
+from harness import GavelTest, main, make_demo_db, run, scaled, wait_until
 import test_openapi
 
 
@@ -184,6 +188,67 @@ class ApiDetailsTest(GavelTest):
             self.assertIn(column, header)
         self.assertIn("read", row)
         self.assertNotIn("never", row, "the expiry is shown")
+
+
+class TlsTest(GavelTest):
+    def make_cert(self, name):
+        cert, key = self.tmp(name + ".cert.pem"), self.tmp(name + ".key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=" + name],
+                       check=True, capture_output=True)
+        return cert, key
+
+    def served_cert(self, port):
+        """The certificate the server presents, as PEM, and the answer to GET /healthz."""
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=scaled(30))
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        der = conn.sock.getpeercert(binary_form=True)
+        headers = {k.lower(): v for k, v in r.getheaders()}
+        conn.close()
+        return ssl.DER_cert_to_PEM_cert(der), headers
+
+    def same_cert(self, pem, path):
+        with open(path) as f:
+            return ssl.PEM_cert_to_DER_cert(pem) == ssl.PEM_cert_to_DER_cert(f.read())
+
+    def test_hsts_and_certificate_reload_on_sighup(self):
+        cert, key = self.make_cert("first")
+        live_cert, live_key = self.tmp("live.cert.pem"), self.tmp("live.key.pem")
+        os.rename(cert, live_cert)
+        os.rename(key, live_key)
+        cfg = self.tmp("gavel.conf.lua")
+        with open(cfg, "w") as f:
+            f.write(f'tls = {{ certificate = "{live_cert}", key = "{live_key}" }}\n')
+        srv = self.server(make_demo_db(self.tmp), "--config", cfg)
+        pem, headers = self.served_cert(srv.port)
+        self.assertTrue(self.same_cert(pem, live_cert))
+        self.assertEqual(headers.get("strict-transport-security"), "max-age=31536000")
+        # A renewed certificate and key replace the files; SIGHUP makes the server use them.
+        cert2, key2 = self.make_cert("second")
+        os.replace(key2, live_key)
+        os.replace(cert2, live_cert)
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.same_cert(self.served_cert(srv.port)[0], live_cert)),
+                        "the new certificate is served after SIGHUP:\n" + srv.output()[-2000:])
+        self.assertIn("tls.reloaded", srv.output())
+        # A broken file keeps the certificate in service.
+        with open(live_cert, "w") as f:
+            f.write("not a certificate\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "tls.reload_failed" in srv.output()), srv.output()[-2000:])
+        pem, _ = self.served_cert(srv.port)
+        self.assertIn("BEGIN CERTIFICATE", pem)
+
+    def test_no_hsts_over_plain_http(self):
+        srv = self.server(make_demo_db(self.tmp))
+        st, h, _ = srv.request("GET", "/healthz")
+        self.assertEqual(st, 200)
+        self.assertNotIn("strict-transport-security", h)
 
 
 class ApiDetailsDocumentTest(test_openapi.OpenApiLiveTest):
