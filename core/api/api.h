@@ -61,6 +61,7 @@ struct gv_call {
   double started;
   char method[12];
   json_t *body;          /* parsed JSON body (object), or NULL */
+  char request_id[48];   /* the client's X-Request-Id when well formed, else a new one */
 };
 
 typedef struct gv_pending gv_pending;
@@ -176,6 +177,10 @@ void h_users_import(gv_call *c);
 void h_tokens_list(gv_call *c);
 void h_tokens_create(gv_call *c);
 void h_tokens_revoke(gv_call *c);
+
+/* Sets c->request_id: the request's X-Request-Id when well formed (1 to 40 letters,
+ * digits, '-', '_', '.'), else a new random one. */
+void api_request_id(gv_call *c);
 
 /* Reads the TLS certificate and key again (a renewed certificate, on SIGHUP): new
  * connections use them, open ones keep theirs; a file that cannot be used keeps the old

@@ -37,8 +37,8 @@ void api_call_finish(gv_call *c, int status) {
   double ms = (api_mono() - c->started) * 1000.0;
   /* c->req may already be gone (the response finished it): use the copies. */
   gv_log(status >= 500 ? GV_LOG_WARN : GV_LOG_INFO, "http.request",
-         "method=%s route=\"%s\" status=%d ms=%.2f user=%lld", c->method,
-         c->route ? c->route->pattern : "-", status, ms, (long long)(c->authed ? c->user.id : 0));
+         "method=%s route=\"%s\" status=%d ms=%.2f user=%lld request_id=%s", c->method,
+         c->route ? c->route->pattern : "-", status, ms, (long long)(c->authed ? c->user.id : 0), c->request_id);
   json_decref(c->body);
   free(c);
 }
@@ -54,7 +54,8 @@ void api_raw(gv_call *c, int status, const gv_http_header *h, size_t nh, const c
     for (size_t i = 0; i < nh; i++) given |= strcasecmp(h[i].name, defaults[d].name) == 0;
     if (!given) all[n++] = defaults[d];
   }
-  for (size_t i = 0; i < nh && n < 15; i++) all[n++] = h[i];
+  for (size_t i = 0; i < nh && n < 14; i++) all[n++] = h[i];
+  all[n++] = (gv_http_header){"X-Request-Id", c->request_id};
   /* Over our own TLS, browsers are told to use HTTPS only from now on (RFC 6797). */
   if (c->req->is_tls) all[n++] = (gv_http_header){"Strict-Transport-Security", "max-age=31536000"};
   gv_http_respond(c->req, status, all, n, body, len);

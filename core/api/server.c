@@ -91,6 +91,7 @@ static void on_request(gv_http_req *req, void *ud) {
   c->req = req;
   c->started = api_mono();
   snprintf(c->method, sizeof c->method, "%s", req->method);
+  api_request_id(c);
   s->requests++;
   client_address(s, req, c->client_addr);
   c->caller.role = GV_ROLE_NONE;

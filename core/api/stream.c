@@ -94,9 +94,9 @@ void h_stream(gv_call *c) {
   }
   st->call = c;
   st->session_id = c->sess.id;
-  gv_http_header h[3] = {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-store"},
-                         {"X-Accel-Buffering", "no"}};
-  gv_http_stream_begin(c->req, 200, h, 3, stream_closed, st);
+  gv_http_header h[4] = {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-store"},
+                         {"X-Accel-Buffering", "no"}, {"X-Request-Id", c->request_id}};
+  gv_http_stream_begin(c->req, 200, h, 4, stream_closed, st);
   st->next = s->streams;
   s->streams = st;
   s->nstreams++;

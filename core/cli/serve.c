@@ -45,6 +45,7 @@ static int cmd_serve(const gv_cmd *cmd, gv_opt *opts, int argc, char **argv) {
   const char *env_level = getenv("GAVEL_LOG_LEVEL");
   const char *level = env_level && gv_log_level_parse(env_level) >= 0 ? env_level : cfg.log_level;
   gv_log_set_level(gv_log_level_parse(level) >= 0 ? gv_log_level_parse(level) : GV_LOG_INFO);
+  gv_log_set_json(strcmp(cfg.log_format, "json") == 0);
   /* The store, then the plugins on it, then the engine with their hooks: the server runs on all three. */
   gv_cli_env env;
   gv_cli_env_options o = {.db = cfg.database, .plugins = 1, .plugins_json = cfg.plugins_json[0] ? cfg.plugins_json : NULL,

@@ -390,7 +390,7 @@ done:
 }
 
 static int read_config(cl *c, int env, gv_config *cfg) {
-  static const char *const top[] = {"listen", "database", "workflows", "log_level", "tls", "metrics",
+  static const char *const top[] = {"listen", "database", "workflows", "log_level", "log_format", "tls", "metrics",
                                     "trusted_proxies", "sessions", "limits", "login", "plugins", NULL};
   int rc = check_keys(c, env, top, "the configuration");
   if (rc != GV_OK) return rc;
@@ -408,6 +408,14 @@ static int read_config(cl *c, int env, gv_config *cfg) {
     return bad(c, "log_level", msg);
   }
   if (level[0]) snprintf(cfg->log_level, sizeof cfg->log_level, "%.15s", level); /* a known name: short */
+  char format[64] = "";
+  if ((rc = str_field(c, env, "log_format", format, sizeof format)) != GV_OK) return rc;
+  if (format[0] && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "log_format must be \"text\" or \"json\", not \"%s\"", format);
+    return bad(c, "log_format", msg);
+  }
+  if (format[0]) snprintf(cfg->log_format, sizeof cfg->log_format, "%.7s", format); /* a known name: short */
   static const char *const tls[] = {"certificate", "key", NULL};
   int t = sub_table(c, env, "tls", tls);
   if (t < 0) return GV_ECONFIG;

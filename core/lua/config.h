@@ -30,6 +30,7 @@ typedef struct gv_config {
   char database[512];          /* default ./gavel.db */
   char workflows[512];         /* default: the shipped workflows */
   char log_level[16];
+  char log_format[8];          /* "text" (default) or "json" */
   char tls_cert[512];          /* empty: plain HTTP */
   char tls_key[512];
   gv_net metrics_allow[GV_MAX_NETS]; /* besides loopback, which is always allowed */

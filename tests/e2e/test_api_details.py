@@ -251,6 +251,58 @@ class TlsTest(GavelTest):
         self.assertNotIn("strict-transport-security", h)
 
 
+class JsonLogTest(GavelTest):
+    def test_json_log_lines_carry_the_request_id(self):
+        cfg = self.tmp("gavel.conf.lua")
+        with open(cfg, "w") as f:
+            f.write('log_format = "json"\n')
+        srv = self.server(make_demo_db(self.tmp), "--config", cfg)
+        st, h, _ = srv.request("GET", "/healthz", headers={"X-Request-Id": "integrator-42"})
+        self.assertEqual((st, h.get("x-request-id")), (200, "integrator-42"))
+        st, h, _ = srv.request("GET", "/v1/me")
+        generated = h.get("x-request-id", "")
+        self.assertEqual(st, 401)
+        self.assertGreaterEqual(len(generated), 16)
+        # A forged id (spaces, quotes) is replaced, never logged as given.
+        st, h, _ = srv.request("GET", "/healthz", headers={"X-Request-Id": 'x" status=200'})
+        self.assertNotEqual(h.get("x-request-id"), 'x" status=200')
+
+        def request_lines():
+            out = []
+            for line in srv.output().splitlines():
+                if line.startswith("{"):
+                    out.append(json.loads(line))
+            return [o for o in out if o.get("event") == "http.request"]
+
+        wait_until(lambda: len(request_lines()) >= 3)
+        lines = request_lines()
+        by_id = {o["request_id"]: o for o in lines}
+        self.assertEqual(by_id["integrator-42"]["status"], 200)
+        self.assertEqual(by_id["integrator-42"]["route"], "/healthz")
+        self.assertEqual(by_id[generated]["status"], 401)
+        self.assertEqual(by_id[generated]["level"], "info")
+        self.assertIn("time", by_id[generated])
+        srv.stop()
+        # Every line the server wrote is one JSON object.
+        for line in srv.output().splitlines():
+            if line.strip():
+                json.loads(line)
+
+    def test_text_log_lines_carry_the_request_id(self):
+        srv = self.server(make_demo_db(self.tmp))
+        st, h, _ = srv.request("GET", "/healthz", headers={"X-Request-Id": "text-7"})
+        self.assertEqual(h.get("x-request-id"), "text-7")
+        self.assertTrue(wait_until(lambda: "request_id=text-7" in srv.output()))
+
+    def test_a_wrong_log_format_stops_start_up(self):
+        cfg = self.tmp("gavel.conf.lua")
+        with open(cfg, "w") as f:
+            f.write('log_format = "xml"\n')
+        r = run("serve", "--db", make_demo_db(self.tmp), "--config", cfg, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("gavel.conf.lua:1: log_format must be", r.stderr)
+
+
 class ApiDetailsDocumentTest(test_openapi.OpenApiLiveTest):
     """The new answers, checked against docs/openapi.yaml like the other live calls."""
 
