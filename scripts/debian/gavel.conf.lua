@@ -24,7 +24,11 @@ database = "/var/lib/gavel/gavel.db"
 -- debug, info, warn, error or off. GAVEL_LOG_LEVEL in the environment wins.
 -- log_level = "info"
 
--- TLS, when Gavel faces browsers itself (both files readable by the gavel user).
+-- text (TIME LEVEL EVENT key=value ...) or json (one object a line, for a log collector).
+-- log_format = "text"
+
+-- TLS, when Gavel faces browsers itself (both files readable by the gavel user);
+-- systemctl reload gavel reads a renewed certificate and key.
 -- tls = { certificate = "/etc/gavel/cert.pem", key = "/etc/gavel/key.pem" }
 
 -- Who may read /metrics besides loopback: addresses or networks.
