@@ -48,27 +48,54 @@ void gv_log(int level, const char *event, const char *fmt, ...) {
   fwrite(line, 1, (size_t)n, stderr);
 }
 
-/* Appends s[0, len) to out as the inside of a JSON string; returns the new used length. */
-static size_t put_escaped(char *out, size_t used, size_t size, const char *s, size_t len) {
-  for (size_t i = 0; i < len && used + 7 < size; i++) {
+/* Where a JSON line is being written: out holds used bytes of at most room; full is set
+ * once something did not fit. */
+typedef struct jline {
+  char *out;
+  size_t used, room;
+  int full;
+} jline;
+
+/* Appends s[0, len) as the inside of a JSON string. */
+static void put_escaped(jline *j, const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
+    if (j->used + 7 > j->room) {
+      j->full = 1;
+      return;
+    }
     if (ch == '"' || ch == '\\') {
-      out[used++] = '\\';
-      out[used++] = (char)ch;
+      j->out[j->used++] = '\\';
+      j->out[j->used++] = (char)ch;
     } else if (ch < 0x20) {
-      used += (size_t)snprintf(out + used, size - used, "\\u%04x", ch);
+      j->used += (size_t)snprintf(j->out + j->used, 7, "\\u%04x", ch);
     } else {
-      out[used++] = (char)ch;
+      j->out[j->used++] = (char)ch;
     }
   }
-  return used;
 }
 
-static size_t put_raw(char *out, size_t used, size_t size, const char *s) {
-  size_t len = strlen(s);
-  if (used + len + 1 >= size) return used;
-  memcpy(out + used, s, len);
-  return used + len;
+static void put_raw(jline *j, const char *s, size_t len) {
+  if (j->used + len > j->room) {
+    j->full = 1;
+    return;
+  }
+  memcpy(j->out + j->used, s, len);
+  j->used += len;
+}
+
+static void put_str(jline *j, const char *s) { put_raw(j, s, strlen(s)); }
+
+/* Appends ,"key":"value" (or a bare number), all or nothing. */
+static void put_pair(jline *j, const char *k, size_t klen, const char *v, size_t vlen, int number) {
+  size_t mark = j->used;
+  put_str(j, j->used > 1 ? ",\"" : "\"");
+  put_escaped(j, k, klen);
+  put_str(j, number ? "\":" : "\":\"");
+  if (number) put_raw(j, v, vlen);
+  else put_escaped(j, v, vlen);
+  if (!number) put_str(j, "\"");
+  if (j->full) j->used = mark;
 }
 
 /* Whether [v, v+len) is a plain JSON number (what key=value pairs write for counts and
@@ -76,8 +103,9 @@ static size_t put_raw(char *out, size_t used, size_t size, const char *s) {
 static int is_number(const char *v, size_t len) {
   size_t i = 0, digits = 0;
   if (i < len && v[i] == '-') i++;
+  size_t first = i;
   for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) digits++;
-  if (digits == 0 || (digits > 1 && v[v[0] == '-' ? 1 : 0] == '0')) return 0;
+  if (digits == 0 || (digits > 1 && v[first] == '0')) return 0;
   if (i < len && v[i] == '.') {
     size_t frac = 0;
     for (i++; i < len && v[i] >= '0' && v[i] <= '9'; i++) frac++;
@@ -88,28 +116,23 @@ static int is_number(const char *v, size_t len) {
 
 size_t gv_log_json(const char *text, char *out, size_t size) {
   /* text is "TIME LEVEL EVENT rest": the three fixed fields, then key=value pairs whose
-   * value is a word or a "quoted string"; anything else is kept whole as "message". */
-  const char *names[3] = {"time", "level", "event"};
+   * value is a word or a "quoted string"; anything else is kept whole as "message". A
+   * pair that does not fit is left out whole, so the line stays one valid object. */
+  static const char *const names[3] = {"time", "level", "event"};
+  jline j = {out, 0, size - 2, 0};
   const char *p = text;
-  size_t used = put_raw(out, 0, size, "{");
-  for (int f = 0; f < 3; f++) {
+  put_str(&j, "{");
+  for (int f = 0; f < 3 && !j.full; f++) {
     const char *sp = strchr(p, ' ');
     size_t len = sp ? (size_t)(sp - p) : strlen(p);
-    used = put_raw(out, used, size, f ? ",\"" : "\"");
-    used = put_raw(out, used, size, names[f]);
-    used = put_raw(out, used, size, "\":\"");
-    used = put_escaped(out, used, size, p, len);
-    used = put_raw(out, used, size, "\"");
+    put_pair(&j, names[f], strlen(names[f]), p, len, 0);
     p = sp ? sp + 1 : p + len;
   }
-  while (*p) {
+  while (*p && !j.full) {
     const char *eq = strchr(p, '=');
     const char *sp = strchr(p, ' ');
-    int pair = eq && (sp == NULL || eq < sp) && eq > p;
-    if (!pair) {
-      used = put_raw(out, used, size, ",\"message\":\"");
-      used = put_escaped(out, used, size, p, strlen(p));
-      used = put_raw(out, used, size, "\"");
+    if (!(eq && (sp == NULL || eq < sp) && eq > p)) {
+      put_pair(&j, "message", 7, p, strlen(p), 0);
       break;
     }
     const char *v = eq + 1, *end;
@@ -122,22 +145,13 @@ size_t gv_log_json(const char *text, char *out, size_t size) {
       end = strchr(v, ' ');
       if (end == NULL) end = v + strlen(v);
     }
-    used = put_raw(out, used, size, ",\"");
-    used = put_escaped(out, used, size, p, (size_t)(eq - p));
-    used = put_raw(out, used, size, "\":");
     size_t vlen = (size_t)(end - v);
-    if (!quoted && is_number(v, vlen) && used + vlen + 2 < size) {
-      memcpy(out + used, v, vlen);
-      used += vlen;
-    } else {
-      used = put_raw(out, used, size, "\"");
-      used = put_escaped(out, used, size, v, vlen);
-      used = put_raw(out, used, size, "\"");
-    }
+    put_pair(&j, p, (size_t)(eq - p), v, vlen, !quoted && is_number(v, vlen));
     p = quoted && *end ? end + 1 : end;
     while (*p == ' ') p++;
   }
-  used = put_raw(out, used, size, "}");
-  out[used++] = '\n';
-  return used;
+  /* room kept two bytes back for these. */
+  out[j.used++] = '}';
+  out[j.used++] = '\n';
+  return j.used;
 }
