@@ -21,6 +21,7 @@ function forget() {
 function closeStream() {
   if (S.stream) S.stream.close();
   S.stream = null;
+  updates().replaceChildren();
   clearTimeout(S.retry);
   S.retry = null;
 }
@@ -215,8 +216,16 @@ function go(path, replace) {
 
 function main() { return document.getElementById('main'); }
 
+// Where "this page changed" is said: a region fixed at the bottom of the screen, so it is
+// seen wherever the reader has scrolled, and announced (polite) by screen readers. It lives
+// inside main (every text in a landmark) and outlasts the page's redrawings.
+function updates() {
+  if (!S.updates) S.updates = el('div', {id: 'updates', class: 'updates', role: 'status'});
+  return S.updates;
+}
+
 function show(...nodes) {
-  main().replaceChildren(...nodes.flat().filter((n) => n != null && n !== false));
+  main().replaceChildren(...nodes.flat().filter((n) => n != null && n !== false), updates());
 }
 
 function problem(e) {
@@ -247,11 +256,22 @@ async function render() {
     frame();
     if (path === '/login') return pageLogin();
     if (S.me.must_change_password && path !== '/me') return go('/me', true);
-    if (path === '/') return await pageItems();
+    if (path === '/') {
+      await pageItems();
+      // Any item may enter, leave or move in the list (or in what awaits the reader).
+      if (gen === S.gen) live((ev, kind) => kind === 'item', pageItems);
+      return;
+    }
     if ((m = path.match(/^\/items\/(\d+)$/))) return await pageItem(Number(m[1]));
     if ((m = path.match(/^\/new\/([a-z0-9_]+)$/))) return await pageNew(m[1]);
     if (path === '/meetings') return await pageMeetings();
-    if ((m = path.match(/^\/meetings\/(\d+)$/))) return await pageMeeting(Number(m[1]));
+    if ((m = path.match(/^\/meetings\/(\d+)$/))) {
+      const id = Number(m[1]);
+      await pageMeeting(id);
+      // Any item may join its agenda, be adopted with it or be decided in it.
+      if (gen === S.gen) live((ev, kind) => kind === 'item', () => pageMeeting(id));
+      return;
+    }
     if (path === '/me') return await pageMe();
     notFound();
   } catch (e) {
@@ -644,6 +664,7 @@ function resendPending(id, item) {
 
 // Follows events about the page (Server-Sent Events). The page is redrawn when nothing is
 // being written in it; otherwise a line offers the update, so no one loses what they typed.
+// matches(ev, kind) says whether an event ("item" or "forum") concerns the page.
 function live(matches, redraw) {
   closeStream();
   if (!window.EventSource) return;
@@ -660,20 +681,34 @@ function live(matches, redraw) {
         if (S.stream !== s) return;
         if (S.dirty) {
           if (!document.getElementById('updated')) {
-            main().prepend(el('p', {class: 'notice', id: 'updated', role: 'status'}, t('updated') + ' ',
-              el('button', {type: 'button', class: 'secondary', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
+            updates().replaceChildren(el('p', {class: 'notice', id: 'updated'}, t('updated') + ' ',
+              el('button', {type: 'button', onclick: () => { S.dirty = false; apply(); }}, t('refresh'))));
           }
           return;
         }
-        await redraw();
+        await keepingFocus(redraw);
+        if (S.stream === s) updates().replaceChildren();
       } while (again);
     } finally { busy = false; }
   };
-  s.addEventListener('item', (m) => {
-    let ev;
-    try { ev = JSON.parse(m.data); } catch (e) { return; }
-    if (matches(ev) && S.stream === s) apply();
-  });
+  for (const kind of ['item', 'forum']) {
+    s.addEventListener(kind, (m) => {
+      let ev;
+      try { ev = JSON.parse(m.data); } catch (e) { return; }
+      if (matches(ev, kind) && S.stream === s) apply();
+    });
+  }
+}
+
+// Redraws the page and gives the focus back to the control or link that held it, so a
+// reader moving through a list is not sent back to the top when it changes.
+async function keepingFocus(redraw) {
+  const a = document.activeElement;
+  const sel = a && a !== document.body && main().contains(a) ? (a.id ? '#' + CSS.escape(a.id)
+    : a.getAttribute('href') ? a.tagName.toLowerCase() + '[href="' + CSS.escape(a.getAttribute('href')) + '"]' : null) : null;
+  await redraw();
+  const b = sel && main().querySelector(sel);
+  if (b && document.activeElement !== b) b.focus({preventScroll: true});
 }
 
 async function pageNew(name) {
@@ -711,9 +746,11 @@ async function pageMeetings() {
 
 async function pageMeeting(id) {
   const gen = S.gen;
-  const m = await api('GET', '/v1/meetings/' + id);
+  // The record comes with the page: a live redrawing never flashes "Loading…".
+  const [m, text] = await Promise.all([api('GET', '/v1/meetings/' + id),
+    api('GET', '/v1/meetings/' + id + '/record?format=md&lang=' + S.lang).catch((e) => e.message)]);
   if (gen !== S.gen) return;
-  const record = el('pre', {class: 'record', id: 'record'}, t('loading'));
+  const record = el('pre', {class: 'record', id: 'record'}, text);
   const chair = S.me.chair_powers && !m.agenda_adopted_at && m.agenda.length;
   pageTitle(tx(m.title));
   show(el('p', {class: 'small'}, link('/meetings', '← ' + t('meetings'))),
@@ -721,7 +758,9 @@ async function pageMeeting(id) {
     el('p', {class: 'small'}, t('place') + ': ' + m.place + ' · ' + t('dates') + ': ' + m.starts_on +
       (m.ends_on && m.ends_on !== m.starts_on ? ' → ' + m.ends_on : '')),
     el('h2', {}, t('agenda')),
-    m.agenda.length ? el('ol', {}, m.agenda.map((it) => el('li', {}, link('/items/' + it.id, tx(it.title)))))
+    el('p', {class: 'small', id: 'agenda-state'}, m.agenda_adopted_at ? t('agenda_adopted', when(m.agenda_adopted_at)) : t('agenda_provisional')),
+    m.agenda.length ? el('ol', {id: 'agenda'}, m.agenda.map((it) => el('li', {}, link('/items/' + it.id, tx(it.title)),
+      it.state_label ? [' ', el('span', {class: 'badge'}, tx(it.state_label))] : null)))
       : el('p', {class: 'muted'}, t('nothing')),
     chair ? el('button', {onclick: async (ev) => {
       ev.target.disabled = true;
@@ -731,11 +770,6 @@ async function pageMeeting(id) {
       }
     }}, t('adopt_agenda')) : null,
     el('h2', {}, t('record')), record);
-  try {
-    record.textContent = await api('GET', '/v1/meetings/' + id + '/record?format=md&lang=' + S.lang);
-  } catch (e) {
-    record.textContent = e.message;
-  }
 }
 
 // ---- Profile ----------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ const T = {
     import_file: 'CSV file', import_send: 'Create the accounts',
     import_done: (n) => `${n} account(s) created. Give each person their password: it is shown only once and must be changed at first sign-in.`,
     import_line: 'Line',
+    agenda_provisional: 'Provisional agenda: not yet adopted.', agenda_adopted: (at) => `Agenda adopted on ${at}.`,
   },
   fr: {
     signin: 'Se connecter', username: "Nom d'utilisateur", password: 'Mot de passe', signout: 'Se déconnecter',
@@ -83,6 +84,7 @@ const T = {
     import_file: 'Fichier CSV', import_send: 'Créer les comptes',
     import_done: (n) => `${n} compte(s) créé(s). Donnez à chacun son mot de passe : il n'est montré qu'une fois et doit être changé à la première connexion.`,
     import_line: 'Ligne',
+    agenda_provisional: 'Ordre du jour provisoire : pas encore adopté.', agenda_adopted: (at) => `Ordre du jour adopté le ${at}.`,
   },
 };
 
