@@ -110,10 +110,12 @@ test('a draft shows its versions and what changed between them', async () => {
   const id = await itemIdByTitle(sec, 'Regional framework on labour mobility');
   await sec.click(`#items a[href="/items/${id}"]`);
   await sec.waitForSelector('#text li');
-  // The sample draft has a comment and an amendment from the states, by paragraph.
-  assert.match(await sec.textContent('#notes'), /§\d+ · version 1 · Madagascar · mg.delegate · amendment · proposed/);
+  // The sample draft has an amendment from a state, beside the paragraph it amends.
+  assert.match(await sec.textContent('#p-2 .para-notes'), /§2 · version 1 · Madagascar · mg.delegate · amendment · proposed/);
   await openAction(sec, 'revise');
-  const before = await sec.$$eval('#text li', (ps) => ps.map((p) => p.textContent).join('\n\n'));
+  // The revision starts from the current text.
+  const before = await sec.inputValue('#f-revise-text-en');
+  assert.match(before, /^1\. The member states agree/);
   await sec.fill('#f-revise-text-en', before + '\n\nReviewed biennially.');
   await sec.fill('#f-revise-text-fr', 'Texte révisé. Revu tous les deux ans.');
   await sec.click('form[data-action="revise"] button[type=submit]');

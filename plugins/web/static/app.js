@@ -428,47 +428,47 @@ function positionsBlock(item, positions) {
   return out;
 }
 
-async function versionsBlock(item) {
+// The text of a draft with its notes and forms by paragraph, and the comparison of versions.
+async function versionsBlock(item, pinned, open) {
   let v;
   try { v = await api('GET', '/v1/items/' + item.id + '/versions'); } catch (e) { return []; }
   if (!v.versions || !v.versions.length) return [];
-  const cur = v.versions[v.versions.length - 1];
-  const paras = tx(cur.text).split(/\n\s*\n/).filter((x) => x.trim());
-  const out = [el('h2', {}, t('text') + ' — ' + t('version') + ' ' + cur.version),
-    el('ol', {class: 'paras card', id: 'text'}, paras.map((x) => el('li', {}, x)))];
-  const notes = [];
-  for (const c of (item.data && item.data.comments) || []) notes.push(['comment', c]);
-  for (const a of (item.data && item.data.amendments) || []) notes.push(['amendment', a]);
-  if (notes.length) {
-    notes.sort((x, y) => (x[1].paragraph - y[1].paragraph) || String(x[1].at).localeCompare(String(y[1].at)));
-    out.push(el('h2', {}, t('notes')), el('ul', {class: 'plain', id: 'notes'}, notes.map(([kind, n]) => el('li', {},
-      el('div', {class: 'small muted'}, '§' + n.paragraph + ' · ' + t('version') + ' ' + n.version + ' · ' +
-        (n.member ? memberName(n.member) + ' · ' : '') + n.by + ' · ' + t(kind) +
-        (n.status ? ' · ' + valueName(n.status) : '')),
-      el('div', {}, n.text), n.rationale ? el('div', {class: 'small'}, n.rationale) : null))));
+  const cur = v.versions.find((x) => x.version === v.current) || v.versions[v.versions.length - 1];
+  return [...textBlock(item, v.versions, cur, pinned, open), ...compareBlock(v.versions, cur)];
+}
+
+// A form pinned to paragraph n of the version being circulated: the page gives the numbers.
+function paragraphForm(id, item, a, n, para) {
+  const params = Object.assign({}, a.params);
+  delete params.version;
+  delete params.paragraph;
+  const fixed = {version: item.data.version, paragraph: n};
+  const form = actionForm(a.name, {label: a.label, params}, async (p, key) => {
+    const r = await api('POST', '/v1/items/' + id + '/actions/' + a.name, {params: Object.assign({}, p, fixed)},
+      {'Idempotency-Key': key});
+    if (S.view) S.view.para = null;
+    await recorded(id, a, r.receipt || {});
+  }, a.name + '-' + n, null, {draft: {scope: id, action: a.name + '.' + n}});
+  // A new text for the paragraph (an amendment) may start from the paragraph as it stands.
+  const box = params.text && params.text.type === 'string' && form.querySelector('#f-' + CSS.escape(a.name + '-' + n + '-text'));
+  if (box) {
+    box.after(el('button', {type: 'button', class: 'secondary small', onclick: () => {
+      box.value = para;
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      box.focus();
+    }}, t('from_para')));
   }
-  if (v.versions.length > 1) {
-    const from = el('select', {id: 'diff-from'}, v.versions.map((x) => el('option', {value: x.version,
-      selected: x.version === cur.version - 1}, t('version') + ' ' + x.version)));
-    const to = el('select', {id: 'diff-to'}, v.versions.map((x) => el('option', {value: x.version,
-      selected: x.version === cur.version}, t('version') + ' ' + x.version)));
-    const box = el('div', {class: 'diff card', id: 'diff'});
-    const show = async () => {
-      const d = await api('GET', '/v1/items/' + item.id + '/diff?from=' + from.value + '&to=' + to.value + '&lang=' + S.lang);
-      box.replaceChildren(...d.diff.map((p) => (p.op === 'add' ? el('ins', {}, p.text)
-        : p.op === 'del' ? el('del', {}, p.text) : document.createTextNode(p.text))));
-    };
-    from.addEventListener('change', show);
-    to.addEventListener('change', show);
-    out.push(el('h2', {}, t('versions')),
-      el('ul', {class: 'plain small'}, v.versions.map((x) => el('li', {}, t('version') + ' ' + x.version + ' — ' +
-        when(x.at) + ' — ' + x.by + (x.note ? ' — ' + x.note : '')))),
-      el('p', {class: 'row'}, el('span', {}, t('compare') + ':'),
-        el('label', {class: 'inline', for: 'diff-from'}, t('diff_from')), from,
-        el('label', {class: 'inline', for: 'diff-to'}, t('diff_to')), to), box);
-    show();
+  return form;
+}
+
+// An action's parameters, with the choices the page can offer for lists of ids.
+function withChoices(a, item) {
+  const params = {};
+  for (const [k, sp] of Object.entries(a.params || {})) {
+    const choices = choicesFor(k, sp, item);
+    params[k] = choices ? Object.assign({}, sp, {choices}) : sp;
   }
-  return out;
+  return Object.assign({}, a, {params});
 }
 
 function eventsBlock(events) {
@@ -517,9 +517,14 @@ async function drawItem(id) {
     api('GET', '/v1/items/' + id + '/positions').catch(() => ({positions: []})), workflows()]);
   S.workflow = item.workflow; /* forms name states in this item's workflow's words */
   const own = ownPosition(pos.positions);
-  const forms = item.actions.map((a) => {
+  // A text's paragraph-pinned actions open from its paragraphs, not from the list below.
+  const hasText = !!(item.data && item.data.versions);
+  const pinned = hasText ? item.actions.filter(pinnedToParagraph) : [];
+  const forms = item.actions.filter((a) => !pinned.includes(a)).map((x) => withChoices(x, item)).map((a) => {
     const mine = setsPosition(a, own);
-    const defaults = {version: item.data && item.data.version, text: a.name === 'revise' ? currentText(item) : undefined};
+    // A new text of a text with versions (a revision) starts from the current one.
+    const revises = hasText && a.params && a.params.text && a.params.text.type === 'text';
+    const defaults = {version: item.data && item.data.version, text: revises ? currentText(item) : undefined};
     if (mine) for (const k of Object.keys(a.params || {})) if (own[k] != null && k !== 'member') defaults[k] = own[k];
     return el('details', {class: 'action', open: item.actions.length === 1 || mine, 'data-for': a.name},
       el('summary', {}, mine ? t('revise_position') : tx(a.label) || a.name),
@@ -530,7 +535,22 @@ async function drawItem(id) {
         onLost: (params, key) => lost(id, a, params, key)}));
   });
   const dl = Object.entries(item.deadlines || {});
-  const versions = item.data && item.data.versions ? await versionsBlock(item) : [];
+  const open = (a, n, para, holder, button) => {
+    const was = holder.dataset.open;
+    holder.replaceChildren();
+    delete holder.dataset.open;
+    holder.parentNode.querySelectorAll('[data-opens]').forEach((b) => b.setAttribute('aria-expanded', 'false'));
+    if (!S.view || S.view.id !== id) S.view = {id};
+    S.view.para = null;
+    if (was === a.name) return;
+    S.view.para = {action: a.name, n};
+    holder.dataset.open = a.name;
+    button.setAttribute('aria-expanded', 'true');
+    holder.append(paragraphForm(id, item, a, n, para));
+    const first = holder.querySelector('textarea, input, select');
+    if (first) first.focus();
+  };
+  const versions = hasText ? await versionsBlock(item, pinned, open) : [];
   if (gen !== S.gen) return null;
   const v = S.view && S.view.id === id ? S.view : {};
   const hadFocus = v.note && v.note.contains(document.activeElement);
@@ -558,6 +578,12 @@ async function drawItem(id) {
     ...forms,
     ...eventsBlock(events.events),
     el('p', {class: 'muted small'}, t('live')));
+  // A paragraph's form that was open stays open (what was typed in it is kept as unsent text).
+  if (v.para) {
+    const b = main().querySelector('#p-' + v.para.n + ' [data-opens="' + CSS.escape(v.para.action) + '"]');
+    if (b) b.click();
+    else v.para = null;
+  }
   if (v.note && (v.focus || hadFocus)) {
     v.focus = false;
     v.note.focus({preventScroll: true});

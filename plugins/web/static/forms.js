@@ -64,6 +64,18 @@ function fieldFor(name, spec, path, defaults) {
     }
     case 'list': {
       const of = spec.items || {type: 'string'};
+      if (spec.choices) {
+        // Ids of entries the page can show (amendments to take): one box each, by what it is.
+        const boxes = spec.choices.map((c) => [c, el('input', {type: 'checkbox', id: id + '-' + c.value, value: c.value})]);
+        wrap.append(el('fieldset', {class: 'choices'}, el('legend', {}, label + req), boxes.length
+          ? boxes.map(([c, b]) => el('label', {class: 'choice', for: b.id}, b, ' ', c.label))
+          : el('p', {class: 'small muted'}, t('nothing'))));
+        get = () => {
+          const chosen = boxes.filter(([, b]) => b.checked).map(([c]) => c.value);
+          return chosen.length ? chosen : undefined;
+        };
+        break;
+      }
       if (of.type === 'member' || of.type === 'enum') {
         // A set of states (or values): one box each.
         const values = of.values || (of.type === 'member' ? S.forum.members.map((m) => m.code) : []);
