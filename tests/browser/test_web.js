@@ -119,8 +119,9 @@ test('a draft shows its versions and what changed between them', async () => {
   await sec.fill('#f-revise-text-en', before + '\n\nReviewed biennially.');
   await sec.fill('#f-revise-text-fr', 'Texte révisé. Revu tous les deux ans.');
   await sec.click('form[data-action="revise"] button[type=submit]');
-  await sec.waitForSelector('#diff ins');
-  assert.match(await sec.textContent('#diff ins'), /biennially/);
+  // The comparison is by paragraph and language: the English column shows the added paragraph.
+  await sec.waitForSelector('#diff .cmp-cell[lang=en] ins');
+  assert.match(await sec.textContent('#diff .cmp-cell[lang=en] ins'), /biennially/);
   await sec.context().close();
 });
 
@@ -196,6 +197,8 @@ test('a new account changes its password first, then reaches the pages', async (
 });
 
 test('live updates: one stream per page, and what is being typed is kept', async () => {
+  // The pages of earlier tests (lists and meetings are live too) are closed: their streams end.
+  await H.eventually(async () => (await streams()) === 0, 'the earlier pages\' streams end');
   const before = await streams();
   const km = await person('km.delegate');
   const id = await apiAs('secretariat', 'POST', '/v1/forums/midiocc/items', { workflow: 'consultation', title: 'Live',
