@@ -75,6 +75,10 @@ for (const lang of ['fr', 'en']) {
     await d.click(`#p-3 button:has-text("${w.comment}")`);
     await d.waitForSelector('#p-3 .para-form form');
     assert.strictEqual(await d.$('#p-3 .para-form input[type=number]'), null, 'no number to type');
+    // Another state comments meanwhile: the page follows, and the open form stays open, focused.
+    await apiAs('sc.delegate', 'POST', `/v1/items/${id}/actions/comment`, { params: { version: 1, paragraph: 1, text: 'Seychelles: fine.' } });
+    await d.waitForSelector('#p-1 .para-notes li.comment:has-text("Seychelles: fine.")');
+    assert.ok(await d.$eval('#p-3 .para-form textarea', (x) => x === document.activeElement), 'the form keeps the focus');
     await d.fill('#p-3 .para-form textarea', w.note);
     await d.click('#p-3 .para-form button[type=submit]');
     await d.waitForSelector(`#p-3 .para-notes li.comment:has-text("${w.note}")`);

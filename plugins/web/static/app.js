@@ -461,6 +461,28 @@ function paragraphForm(id, item, a, n, para) {
   return form;
 }
 
+// What a paragraph's button does: opens the action's form under the paragraph (closing any
+// other open there), or closes it. The page remembers which, to open it again when redrawn.
+function paragraphOpener(id, item) {
+  const open = (a, n, para, holder, button) => {
+    const was = holder.dataset.open;
+    holder.replaceChildren();
+    delete holder.dataset.open;
+    holder.parentNode.querySelectorAll('[data-opens]').forEach((b) => b.setAttribute('aria-expanded', 'false'));
+    if (!S.view || S.view.id !== id) S.view = {id};
+    S.view.para = null;
+    if (was === a.name) return;
+    S.view.para = {action: a.name, n};
+    holder.dataset.open = a.name;
+    button.setAttribute('aria-expanded', 'true');
+    holder.append(paragraphForm(id, item, a, n, para));
+    // Opened by the reader: the focus goes to it; opened again by a live redrawing: it stays.
+    const first = holder.querySelector('textarea, input, select');
+    if (first && !open.quiet) first.focus();
+  };
+  return open;
+}
+
 // An action's parameters, with the choices the page can offer for lists of ids.
 function withChoices(a, item) {
   const params = {};
@@ -535,21 +557,7 @@ async function drawItem(id) {
         onLost: (params, key) => lost(id, a, params, key)}));
   });
   const dl = Object.entries(item.deadlines || {});
-  const open = (a, n, para, holder, button) => {
-    const was = holder.dataset.open;
-    holder.replaceChildren();
-    delete holder.dataset.open;
-    holder.parentNode.querySelectorAll('[data-opens]').forEach((b) => b.setAttribute('aria-expanded', 'false'));
-    if (!S.view || S.view.id !== id) S.view = {id};
-    S.view.para = null;
-    if (was === a.name) return;
-    S.view.para = {action: a.name, n};
-    holder.dataset.open = a.name;
-    button.setAttribute('aria-expanded', 'true');
-    holder.append(paragraphForm(id, item, a, n, para));
-    const first = holder.querySelector('textarea, input, select');
-    if (first) first.focus();
-  };
+  const open = paragraphOpener(id, item);
   const versions = hasText ? await versionsBlock(item, pinned, open) : [];
   if (gen !== S.gen) return null;
   const v = S.view && S.view.id === id ? S.view : {};
@@ -581,8 +589,10 @@ async function drawItem(id) {
   // A paragraph's form that was open stays open (what was typed in it is kept as unsent text).
   if (v.para) {
     const b = main().querySelector('#p-' + v.para.n + ' [data-opens="' + CSS.escape(v.para.action) + '"]');
+    open.quiet = true;
     if (b) b.click();
     else v.para = null;
+    open.quiet = false;
   }
   if (v.note && (v.focus || hadFocus)) {
     v.focus = false;
