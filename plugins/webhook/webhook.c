@@ -211,7 +211,7 @@ static char **sign(webhook *wh, const due *d, const char *body, size_t len) {
   h[2] = header_line("webhook-timestamp", ts);
   h[3] = header_line("webhook-signature", sig);
   /* Without it libcurl would wait for a "100 Continue" on larger bodies. */
-  h[4] = header_line("Expect", "");
+  h[4] = strdup("Expect:");
   for (int i = 0; i < 5; i++)
     if (h[i] == NULL) {
       for (int k = 0; k < 5; k++) free(h[k]);
