@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A whole number query parameter within [min, max]; answers 400 and returns -1 otherwise. */
+/* A whole number query parameter within [min, max]; answers 422 (as the other lists do) and
+ * returns -1 otherwise. */
 static int feed_query(gv_call *c, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out) {
   char buf[32];
   const char *v = api_query(c, name, buf, sizeof buf);
@@ -17,7 +18,7 @@ static int feed_query(gv_call *c, const char *name, int64_t def, int64_t min, in
   if (*v == '\0' || *end || n < min || n > max) {
     char msg[160];
     snprintf(msg, sizeof msg, "%s must be a whole number from %lld to %lld", name, (long long)min, (long long)max);
-    api_error(c, GV_EPARSE, msg, name);
+    api_error(c, GV_EPARAM, msg, name);
     return -1;
   }
   *out = n;
@@ -25,8 +26,10 @@ static int feed_query(gv_call *c, const char *name, int64_t def, int64_t min, in
 }
 
 /* Every event of the forum after `after`, in order, as the caller may see them (hidden stances
- * withheld exactly as in an item's event list), with `next`: the address of the following
- * page, also when this one is empty, so a poller always knows where to continue. */
+ * withheld exactly as in an item's event list), with `next`: the value to pass as `after` for
+ * the following page, as on every list, except that a feed never ends: on the last page it is
+ * still the position reached (never null), so a poller always knows where to continue; `more`
+ * says whether the following page already holds events. */
 void h_forum_events(gv_call *c) {
   const char *forum = c->param[0];
   if (strcmp(forum, c->srv->forum->id) != 0 || strcmp(c->user.forum_id, forum) != 0) {
@@ -46,8 +49,5 @@ void h_forum_events(gv_call *c) {
   json_t *probe = gv_view_feed(c->srv->e, &c->caller, forum, last, 1, &probe_last, &err);
   int more = probe != NULL && probe_last > last;
   json_decref(probe);
-  char next[256];
-  snprintf(next, sizeof next, "/v1/forums/%s/events?after=%lld&limit=%lld", forum, (long long)last, (long long)limit);
-  api_json(c, 200, json_pack("{s:o, s:s, s:I, s:b}", "events", events, "next", next, "after", (json_int_t)last,
-                             "more", more));
+  api_json(c, 200, json_pack("{s:o, s:I, s:b}", "events", events, "next", (json_int_t)last, "more", more));
 }

@@ -235,23 +235,25 @@ class WebhookTest(GavelTest):
         self.assertEqual(all_ids, sorted(all_ids))
         self.assertGreaterEqual(len(all_ids), 4)
 
-        pages, path, seen = 0, "/v1/forums/midiocc/events?limit=2", []
+        pages, after, seen = 0, 0, []
         while True:
-            st, _, page = srv.request("GET", path, token=obs)
+            st, _, page = srv.request("GET", f"/v1/forums/midiocc/events?after={after}&limit=2", token=obs)
             self.assertEqual(st, 200, page)
             pages += 1
             seen += [e["id"] for e in page["events"]]
             self.assertLessEqual(len(page["events"]), 2)
-            path = page["next"]
+            self.assertEqual(page["more"], page["next"] < all_ids[-1])
             if not page["events"]:
+                self.assertEqual(page["next"], after, "an empty page keeps the position")
                 break
+            after = page["next"]
         self.assertEqual(seen, all_ids)
         self.assertGreaterEqual(pages, 3)
         # Polling the last `next` again finds what happened since, and nothing twice.
         st, _, b = srv.request("POST", f"/v1/items/{item}/actions/submit_position",
                                {"params": {"stance": "support", "statement": SECRETS["SC"]}}, srv.login("sc.delegate"))
         self.assertEqual(st, 200, b)
-        st, _, page = srv.request("GET", path, token=obs)
+        st, _, page = srv.request("GET", f"/v1/forums/midiocc/events?after={after}", token=obs)
         self.assertEqual([e["action"] for e in page["events"]], ["submit_position"])
 
         text = json.dumps(whole)
@@ -262,7 +264,7 @@ class WebhookTest(GavelTest):
         self.assertIn(SECRETS["MG"], json.dumps(mine))
         self.assertNotIn(SECRETS["KM"], json.dumps(mine))
         st, _, b = srv.request("GET", "/v1/forums/midiocc/events?after=x", token=obs)
-        self.assertEqual((st, b["error"]["field"]), (400, "after"))
+        self.assertEqual((st, b["error"]["field"]), (422, "after"))
         st, _, b = srv.request("GET", "/v1/forums/other/events", token=obs)
         self.assertEqual(st, 404)
         st, _, b = srv.request("GET", "/v1/forums/midiocc/events")
