@@ -153,6 +153,7 @@ void h_items_create(gv_call *c);
 void h_item(gv_call *c);
 void h_item_action(gv_call *c);
 void h_item_events(gv_call *c);
+void h_forum_events(gv_call *c);
 void h_item_positions(gv_call *c);
 void h_item_versions(gv_call *c);
 void h_item_diff(gv_call *c);

@@ -64,8 +64,14 @@ static void op_reply(void *call, int status, const char *content_type, const cha
 
 static void op_error(void *call, int code, const char *message, const char *field) { api_error(call, code, message, field); }
 
+static const char *op_body(void *call, size_t *len) {
+  const gv_call *c = call;
+  if (len) *len = c->req->body ? c->req->body_len : 0;
+  return c->req->body ? c->req->body : "";
+}
+
 static const gv_request_ops ops = {op_param, op_query, op_username, op_role, op_member, op_is_chair, op_header,
-                                   op_reply, op_error};
+                                   op_reply, op_error, op_body};
 
 void h_plugin(gv_call *c) {
   const gv_plugin *pl = c->route->plugin;

@@ -20,6 +20,7 @@ static gv_route routes[] = {
     {"POST", "/v1/users/{username}/reset-password", h_user_reset, 0},
     {"GET", "/v1/forums/{forum}", h_forum, 0},
     {"GET", "/v1/forums/{forum}/items", h_items_list, 0},
+    {"GET", "/v1/forums/{forum}/events", h_forum_events, 0},
     {"POST", "/v1/forums/{forum}/items", h_items_create, R_IDEMPOTENT},
     {"GET", "/v1/items/{id}", h_item, 0},
     {"POST", "/v1/items/{id}/actions/{action}", h_item_action, R_IDEMPOTENT},

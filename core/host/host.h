@@ -83,6 +83,7 @@ typedef struct gv_request_ops {
   void (*reply)(void *call, int status, const char *content_type, const char *const *headers, size_t nheaders,
                 const char *body, size_t len);
   void (*error)(void *call, int code, const char *message, const char *field);
+  const char *(*body)(void *call, size_t *len);
 } gv_request_ops;
 
 /* A request as a plugin holds it: the call lives until the first reply, after which the

@@ -15,21 +15,36 @@ void gv_item_row_clear(gv_item_row *r) {
 #define ITEM_COLS "id, forum_id, workflow, version_id, title, state, data, meeting_id, created_by," \
   " member, sealed, created_at, updated_at"
 
-static void read_item(sqlite3_stmt *st, gv_item_row *r) {
+/* A text column copied, or -1 when out of memory: a title or data that exists must never
+ * read as absent, or an action would write the item back without it. */
+static int dup_column(sqlite3_stmt *st, int i, char **out) {
+  *out = NULL;
+  if (sqlite3_column_type(st, i) == SQLITE_NULL) return 0;
+  *out = st_col_dup(st, i);
+  return *out ? 0 : -1;
+}
+
+/* Reads the row into r; SQLITE_NOMEM when a column could not be copied (r is then cleared). */
+static int read_item(sqlite3_stmt *st, gv_item_row *r) {
   memset(r, 0, sizeof *r);
   r->id = sqlite3_column_int64(st, 0);
   st_col_copy(st, 1, r->forum_id, sizeof r->forum_id);
   st_col_copy(st, 2, r->workflow, sizeof r->workflow);
   r->version_id = sqlite3_column_int64(st, 3);
-  r->title = st_col_dup(st, 4);
+  int bad = dup_column(st, 4, &r->title);
   st_col_copy(st, 5, r->state, sizeof r->state);
-  r->data = st_col_dup(st, 6);
+  bad |= dup_column(st, 6, &r->data);
   r->meeting_id = sqlite3_column_int64(st, 7);
   r->created_by = sqlite3_column_int64(st, 8);
   st_col_copy(st, 9, r->member, sizeof r->member);
   r->sealed = sqlite3_column_int(st, 10);
   r->created_at = sqlite3_column_int64(st, 11);
   r->updated_at = sqlite3_column_int64(st, 12);
+  if (bad) {
+    gv_item_row_clear(r);
+    return SQLITE_NOMEM;
+  }
+  return SQLITE_ROW;
 }
 
 int gv_store_item_insert(gv_store *s, gv_item_row *r, gv_error *err) {
@@ -59,9 +74,10 @@ int gv_store_item_get(gv_store *s, int64_t id, gv_item_row *out, gv_error *err) 
   if (st == NULL) return GV_ESTORE;
   sqlite3_bind_int64(st, 1, id);
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) read_item(st, out);
+  if (rc == SQLITE_ROW) rc = read_item(st, out);
   sqlite3_reset(st);
   if (rc == SQLITE_ROW) return GV_OK;
+  if (rc == SQLITE_NOMEM) return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   return gv_error_set(err, GV_ENOTFOUND, "id", "no item %lld", (long long)id);
 }
 
@@ -105,7 +121,8 @@ int gv_store_item_list(gv_store *s, const gv_item_filter *f, gv_item_row **out, 
       }
       *out = p;
     }
-    read_item(st, &(*out)[(*n)++]);
+    if ((step = read_item(st, &(*out)[*n])) != SQLITE_ROW) break;
+    (*n)++;
   }
   /* A list cut short (out of memory, a read error) is an error, never a shorter answer. */
   int rc = step == SQLITE_DONE ? GV_OK

@@ -32,6 +32,17 @@ json_t *gv_view_event(gv_engine *e, const gv_caller *reader, json_t *ev);
 /* A forum-level event (accounts, meetings, configuration) made fit for reader. */
 json_t *gv_view_forum_event(gv_engine *e, const gv_caller *reader, json_t *ev);
 
+/* Any event row (an item's or the forum's) made fit for reader, or NULL if reader may not see
+ * it at all: gv_view_event for an item's event, gv_view_forum_event otherwise. Does not take
+ * ev's reference; returns a new one. */
+json_t *gv_view_any_event(gv_engine *e, const gv_caller *reader, json_t *ev);
+
+/* The forum's events after after_id, at most limit, in order, each made fit for reader (the
+ * change feed). *last_id is the id of the last event read (after_id when none), which the next
+ * page starts after. New reference, or NULL with err. */
+json_t *gv_view_feed(gv_engine *e, const gv_caller *reader, const char *forum_id, int64_t after_id, int limit,
+                     int64_t *last_id, gv_error *err);
+
 /* Current positions (or the full history) as reader sees them. */
 json_t *gv_view_positions(gv_engine *e, const gv_caller *reader, int64_t item_id, int history, gv_error *err);
 

@@ -8,12 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 4 (version 4 added gv_host_on_metrics; version 3 the state rows each event wrote and gv_host_state_rows; version 2
- * the helpers; version 1 had none: its plugins reached into Gavel's internals). A plugin
- * built against version N runs on any host of version N or later: structs only ever grow at
+/* Version 5 (version 5 added request bodies and events as a reader without privileges sees
+ * them; version 4 gv_host_on_metrics; version 3 the state rows each event wrote and
+ * gv_host_state_rows; version 2 the helpers; version 1 had none: its plugins reached into
+ * Gavel's internals). A plugin built against version N runs on any host of version N or later: structs only ever grow at
  * their end, each carries its size, and functions are only ever added. The host refuses a
  * plugin built for a newer version than its own. */
-#define GV_PLUGIN_API_VERSION 4
+#define GV_PLUGIN_API_VERSION 5
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
 
@@ -384,5 +385,18 @@ void gv_host_logf(gv_host *h, int level, const char *event, const char *fmt, ...
  * GV_EINVAL, a call outside init with GV_ESTATE (both logged). */
 typedef int (*gv_metrics_fn)(void *state, gv_host *h, gv_str *out);
 int gv_host_on_metrics(gv_host *h, gv_metrics_fn fn);
+
+/* ---- Version 5 and later ------------------------------------------------------------------ */
+
+/* The request's body (NUL-terminated; *len, when not NULL, gets its length without the NUL),
+ * valid until the request is answered; "" when it has none. */
+const char *gv_request_body(const gv_request *r, size_t *len);
+
+/* The event event_id as JSON, as a reader without privileges (an observer, no member state)
+ * sees it now: the same view as the API's event lists and live updates, so a stance that is
+ * still hidden is withheld ("params": null, "sealed": true). *json is malloc'd (free() it).
+ * Only while the server runs (GV_ESTATE otherwise); GV_ENOTFOUND if there is no such event
+ * in the forum. Not from a gv_event_fn. */
+int gv_host_event_json(gv_host *h, int64_t event_id, char **json, gv_error *err);
 
 #endif

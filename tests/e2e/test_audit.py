@@ -303,7 +303,7 @@ class AuditTest(GavelTest):
         self.assertIn("plugins.audit: unknown setting 'colour'", self.serve_fails(db, "--config", cfg))
         with open(cfg, "w") as f:
             f.write('plugins = { audti = false }\n')
-        self.assertIn("plugins: no plugin named 'audti' (there are: audit, email, web)", self.serve_fails(db, "--config", cfg))
+        self.assertIn("plugins: no plugin named 'audti' (there are: audit, email, web, webhook)", self.serve_fails(db, "--config", cfg))
         with open(cfg, "w") as f:
             f.write('plugins = { audit = { key_file = 42 } }\n')
         self.assertIn("plugins.audit: key_file must be a file path", self.serve_fails(db, "--config", cfg))

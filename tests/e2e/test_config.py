@@ -75,7 +75,7 @@ class ConfigTest(GavelTest):
         self.mistake('plugins = {\n  email = { from = "a@example.org",\n            smtp = 25 },\n}', 4,
                      "plugins.email: smtp must be a string", db=db)
         self.mistake('plugins = {\n  web = false,\n  mail = {},\n}', 4,
-                     "plugins: no plugin named 'mail' (there are: audit, email, web)", db=db)
+                     "plugins: no plugin named 'mail' (there are: audit, email, web, webhook)", db=db)
 
     def test_not_lua(self):
         p = run("serve", "--config", self.write('listen = "127.0.0.1:0"\nlisten = = 1\n'), check=False)

@@ -445,6 +445,18 @@ class OpenApiLiveTest(GavelTest):
         self.call(srv, "GET", "/v1/audit/proof/inclusion?event_id=999999&size=1", 404, token=km)
         self.call(srv, "GET", "/v1/audit/proof/inclusion", 400, token=km)
 
+        # The change feed and webhooks.
+        feed, _ = self.call(srv, "GET", "/v1/forums/midiocc/events?limit=3", 200, token=obs)
+        self.call(srv, "GET", f"/v1/forums/midiocc/events?after={feed['next']}", 200, token=km)
+        self.call(srv, "GET", "/v1/forums/midiocc/events?limit=0", 422, token=km)
+        hook, _ = self.call(srv, "POST", "/v1/forums/midiocc/webhooks", 201,
+                            {"url": "http://127.0.0.1:9/events", "events": ["action"]}, token=sec)
+        self.call(srv, "GET", "/v1/forums/midiocc/webhooks", 200, token=sec)
+        self.call(srv, "GET", "/v1/forums/midiocc/webhooks", 403, token=km)
+        self.call(srv, "POST", "/v1/forums/midiocc/webhooks", 422, {"url": "gopher://x"}, token=sec)
+        self.call(srv, "DELETE", f"/v1/forums/midiocc/webhooks/{hook['id']}", 200, token=sec)
+        self.call(srv, "DELETE", f"/v1/forums/midiocc/webhooks/{hook['id']}", 404, token=sec)
+
         # Errors, each in the documented shape and status.
         self.call(srv, "GET", "/v1/me", 401)
         self.call(srv, "GET", f"/v1/items/{item}", 401, token="not-a-token")

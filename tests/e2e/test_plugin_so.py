@@ -112,6 +112,15 @@ class SharedObjectPlugin(GavelTest):
         self.assertGreaterEqual(s["items_matched"], 1)
         self.assertTrue(s["state_digests_ok"])
 
+        # Version 5: a request's body, and an event as an observer sees it.
+        st, _, e = srv.request("POST", f"/v1/example/echo?event={b['receipt']['event_id']}", {"x": [1, 2]}, sec)
+        self.assertEqual(st, 200, e)
+        self.assertEqual((e["body"], e["body_len"]), ({"x": [1, 2]}, len('{"x": [1, 2]}')))
+        self.assertEqual((e["event"]["id"], e["event"]["kind"], e["event"]["item_id"]),
+                         (b["receipt"]["event_id"], "create", item))
+        st, _, e = srv.request("POST", "/v1/example/echo?event=999999", {}, sec)
+        self.assertEqual(st, 404, e)
+
         # A second reply to one request is refused (and logged); the first one stands.
         st, _, body = srv.request("GET", "/v1/example/twice/hello")
         self.assertEqual((st, body), (200, b"hello"))

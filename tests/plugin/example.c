@@ -264,8 +264,31 @@ static void r_whoami(void *state, gv_host *h, gv_request *r) {
   gv_request_reply(r, 200, "application/json", buf, strlen(buf));
 }
 
+/* Version 5: the request's body, and an event as a reader without privileges sees it. */
+static void r_echo(void *state, gv_host *h, gv_request *r) {
+  char q[32];
+  size_t len = 0;
+  const char *body = gv_request_body(r, &len);
+  const char *event = gv_request_query(r, "event", q, sizeof q);
+  char *ev = NULL;
+  gv_error err;
+  gv_error_clear(&err);
+  if (event == NULL || gv_host_event_json(h, strtoll(event, NULL, 10), &ev, &err) != GV_OK) {
+    gv_request_error(r, err.code ? err.code : GV_EINVAL, err.message, "event");
+    return;
+  }
+  gv_str *out = gv_str_new();
+  gv_str_printf(out, "{\"body_len\": %zu, \"body\": %s, \"event\": %s}", len, body && len ? body : "null", ev);
+  free(ev);
+  char *text = gv_str_finish(out);
+  if (text) gv_request_reply(r, 200, "application/json", text, strlen(text));
+  else gv_request_error(r, GV_ENOMEM, "out of memory", NULL);
+  free(text);
+}
+
 static const gv_plugin_route routes[] = {
     {"GET", "/v1/example/state", GV_ROUTE_PUBLIC, r_state},
+    {"POST", "/v1/example/echo", 0, r_echo},
     {"GET", "/v1/example/twice/{word}", GV_ROUTE_PUBLIC, r_twice},
     {"GET", "/v1/example/items/{item}", 0, r_whoami},
     {NULL},
