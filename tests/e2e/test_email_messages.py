@@ -177,8 +177,15 @@ class EmailMessagesTest(GavelTest):
         srv.request("POST", "/v1/test/clock", {"advance_seconds": 130}, tok["secretariat"])
         km = smtp.wait_for("km@example.org", 2)
         mg = smtp.wait_for("mg@example.org", 2)
-        first_fr, _ = parts(km[0]["msg"])
-        first_en, _ = parts(mg[0]["msg"])
+
+        def about(got, words):
+            texts = [parts(m["msg"])[0] for m in got]
+            found = [t for t in texts if words in t]
+            self.assertEqual(len(found), 1, texts)
+            return found[0]
+
+        first_fr = about(km, "approbation tacite jusqu'au")
+        first_en = about(mg, "under silence procedure until")
         self.assertIn("État : En procédure d'approbation tacite.", first_fr)
         self.assertIn("State: Under silence procedure.", first_en)
         # The silence notice has the text and the deadline, in each reader's zone and language.
@@ -187,12 +194,12 @@ class EmailMessagesTest(GavelTest):
         self.assertIn(f"jusqu'au {when(deadline, 'Europe/Paris', 'fr')}", first_fr)
         self.assertIn(f"Date limite : {when(deadline, 'Europe/Paris', 'fr')}.", first_fr)
         self.assertIn(f"Deadline: {when(deadline, 'Indian/Mauritius', 'en')}.", first_en)
-        second_fr, _ = parts(km[1]["msg"])
-        second_en, _ = parts(mg[1]["msg"])
+        second_fr = about(km, "a rompu le silence")
+        second_en = about(mg, "broke silence")
         self.assertIn("Madagascar a rompu le silence : Paragraph 2 needs work.", second_fr)
         self.assertIn("État : Silence rompu.", second_fr)
         self.assertIn("State: Silence broken.", second_en)
-        # Threading: the second answers the first, under the item's root.
+        # Threading: each message answers the one sent before it, under the item's root.
         root = f"<gavel.midiocc.item.{item}@midiocc.example>"
         for got in (km, mg):
             a, b2 = got[0]["msg"], got[1]["msg"]
