@@ -545,7 +545,8 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
     body = note.body;
     note.body = NULL;
     /* Mail clients thread every message about one item together: under the item's root,
-     * each message answers the one before it that this reader was sent. */
+     * each message answers the last one this reader was sent about it (what they have seen,
+     * whatever order retries delivered them in). */
     if (d->item_id > 0) {
       snprintf(refs, sizeof refs, "<gavel.%s.item.%lld@%s>", gv_host_forum_id(em->h), (long long)d->item_id,
                em->s.domain);
@@ -554,8 +555,8 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
       gv_arg a[3] = {GV_INT(d->item_id), GV_INT(d->user_id), GV_INT(d->id)};
       gv_host_sql(em->h,
                   "SELECT d.message_id FROM email_deliveries d JOIN outbox o ON o.id = d.outbox_id"
-                  " WHERE o.item_id = ?1 AND d.user_id = ?2 AND d.id < ?3 AND d.kind = 'each' AND d.state = 'sent'"
-                  " ORDER BY d.id DESC LIMIT 1",
+                  " WHERE o.item_id = ?1 AND d.user_id = ?2 AND d.id <> ?3 AND d.kind = 'each' AND d.state = 'sent'"
+                  " ORDER BY d.sent_at DESC, d.id DESC LIMIT 1",
                   a, 3, read_text_row, &prev, &qerr);
       if (prev.found) {
         snprintf(reply_to, sizeof reply_to, "%s", prev.text);

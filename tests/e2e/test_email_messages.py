@@ -172,7 +172,7 @@ class EmailMessagesTest(GavelTest):
         self.assertEqual(st, 200, b)
         # The notices wait for the relay while the item has moved on; once it is back, the
         # first still says what the state was when the text went under silence.
-        wait_until(lambda: sum(r[1] >= 1 for r in self.deliveries(db)) >= 4)
+        self.assertTrue(wait_until(lambda: sum(r[1] >= 1 for r in self.deliveries(db)) >= 4), self.deliveries(db))
         smtp.start()
         srv.request("POST", "/v1/test/clock", {"advance_seconds": 130}, tok["secretariat"])
         km = smtp.wait_for("km@example.org", 2)
@@ -199,7 +199,8 @@ class EmailMessagesTest(GavelTest):
         self.assertIn("Madagascar a rompu le silence : Paragraph 2 needs work.", second_fr)
         self.assertIn("État : Silence rompu.", second_fr)
         self.assertIn("State: Silence broken.", second_en)
-        # Threading: each message answers the one sent before it, under the item's root.
+        # Threading: each message answers the one this reader was sent before it, under the
+        # item's root (in the order they arrived: retries may deliver them in any order).
         root = f"<gavel.midiocc.item.{item}@midiocc.example>"
         for got in (km, mg):
             a, b2 = got[0]["msg"], got[1]["msg"]
