@@ -10,10 +10,11 @@
 
 /* Version 5 (version 5 added the reader's time zone to gv_person, gv_host_event_text,
  * gv_host_person_set_notify and GV_ROUTE_ANY_BODY; version 4 gv_host_on_metrics; version 3
- * the state rows each event wrote and gv_host_state_rows; version 2 the helpers; version 1 had none: its plugins reached into Gavel's internals). A plugin
- * built against version N runs on any host of version N or later: structs only ever grow at
- * their end, each carries its size, and functions are only ever added. The host refuses a
- * plugin built for a newer version than its own. */
+ * the state rows each event wrote and gv_host_state_rows; version 2 the helpers; version 1
+ * had none: its plugins reached into Gavel's internals). A plugin built against version N
+ * runs on any host of version N or later: structs only ever grow at their end, each carries
+ * its size, and functions are only ever added. The host refuses a plugin built for a newer
+ * version than its own. */
 #define GV_PLUGIN_API_VERSION 5
 
 /* ---- Errors and log levels ------------------------------------------------------------- */

@@ -435,7 +435,7 @@ static int copy_person(void *ud, const gv_person *p) {
   c->p.email = c->email[0] ? c->email : NULL;
   c->p.language = c->language;
   c->p.notify = c->notify;
-  /* A host before version 4 knows no reader's zone: the forum's is theirs. */
+  /* A host before version 5 knows no reader's zone: the forum's is theirs. */
   const char *tz = p->size >= offsetof(gv_person, time_zone) + sizeof p->time_zone && p->time_zone ? p->time_zone : "";
   snprintf(c->time_zone, sizeof c->time_zone, "%s", tz);
   c->p.size = sizeof c->p;

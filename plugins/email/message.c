@@ -13,7 +13,7 @@
 
 static int fr(const gv_person *p) { return p->language && strcmp(p->language, "fr") == 0; }
 
-/* The zone a person reads times in: theirs (host version 4 and later), else the forum's. */
+/* The zone a person reads times in: theirs (host version 5 and later), else the forum's. */
 static const char *reader_zone(gv_host *h, const gv_person *p) {
   if (p->size >= offsetof(gv_person, time_zone) + sizeof p->time_zone && p->time_zone && *p->time_zone)
     return p->time_zone;

@@ -253,7 +253,7 @@ static void r_whoami(void *state, gv_host *h, gv_request *r) {
   gv_host_audience(h, "\"secretariat\"", id, count_person, &secretariat, &err);
   gv_host_person(h, 1, person_name, who, &err);
   const char *member = gv_request_member(r);
-  /* An event as readers see it (version 4), and a change of mail settings refused twice. */
+  /* An event as readers see it (version 5), and a change of mail settings refused twice. */
   char eq[32];
   const char *ev = gv_request_query(r, "event", eq, sizeof eq);
   gv_event_text et;
