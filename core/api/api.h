@@ -31,6 +31,7 @@ enum {
   R_STREAM = 8,        /* a long-lived response (not counted as in-flight) */
   R_IDEMPOTENT = 16,   /* honours Idempotency-Key */
   R_CSV_BODY = 32,     /* the body is text/csv, left unparsed in req->body */
+  R_ANY_BODY = 64,     /* takes a body of any type, unread (a one-click unsubscribe form) */
 };
 
 typedef struct gv_route {

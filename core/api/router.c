@@ -69,7 +69,8 @@ gv_route *gv_plugin_routes(size_t *n) {
       r->method = refs[i].route->method;
       r->pattern = refs[i].route->pattern;
       r->fn = h_plugin;
-      r->flags = (refs[i].route->flags & GV_ROUTE_PUBLIC) ? R_PUBLIC : 0;
+      r->flags = ((refs[i].route->flags & GV_ROUTE_PUBLIC) ? R_PUBLIC : 0) |
+                 ((refs[i].route->flags & GV_ROUTE_ANY_BODY) ? R_ANY_BODY : 0);
       r->plugin = refs[i].plugin;
       r->plugin_route = refs[i].route;
     }

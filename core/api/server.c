@@ -118,7 +118,8 @@ static void on_request(gv_http_req *req, void *ud) {
     return;
   }
   c->route = r;
-  int has_body = req->body_len > 0;
+  /* A route that reads no body (a form posted by a mail provider) takes one of any type. */
+  int has_body = req->body_len > 0 && !(r->flags & R_ANY_BODY);
   if (has_body && (r->flags & R_CSV_BODY)) {
     const char *ct = gv_http_header_get(req, "content-type");
     if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] != '\0' && ct[8] != ';' && ct[8] != ' ')) {

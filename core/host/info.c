@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/time.h"
 #include "host/internal.h"
+#include "views/views.h"
 
 /* ---- The loop and the clock ------------------------------------------------------------------ */
 
@@ -31,7 +32,7 @@ void gv_plugins_loop_stop(gv_plugins *p) {
 
 /* ---- People ----------------------------------------------------------------------------------- */
 
-static void person_of(const gv_user *u, gv_person *out) {
+static void person_of(const gv_forum *f, const gv_user *u, gv_person *out) {
   memset(out, 0, sizeof *out);
   out->size = sizeof *out;
   out->user_id = u->id;
@@ -43,6 +44,7 @@ static void person_of(const gv_user *u, gv_person *out) {
   out->language = u->language[0] ? u->language : "en";
   out->notify = u->notify[0] ? u->notify : "each";
   out->disabled = u->disabled;
+  out->time_zone = u->time_zone[0] ? u->time_zone : f->time_zone;
 }
 
 static int holds_chair(const gv_forum *f, const gv_user *u) { return gv_role_holds_chair(f, gv_role_parse(u->role)); }
@@ -95,7 +97,7 @@ int gv_host_audience(gv_host *h, const char *audience_json, int64_t item_id, gv_
   for (size_t i = 0; rc == GV_OK && i < n; i++) {
     if (users[i].disabled || !names(p->forum, aud, &users[i], have_item ? &item : NULL)) continue;
     gv_person person;
-    person_of(&users[i], &person);
+    person_of(p->forum, &users[i], &person);
     if (fn(ud, &person)) break;
   }
   free(users);
@@ -109,7 +111,7 @@ int gv_host_person(gv_host *h, int64_t user_id, gv_person_fn fn, void *ud, gv_er
   int rc = gv_store_user_get(h->all->store, user_id, &u, err);
   if (rc != GV_OK) return rc;
   gv_person person;
-  person_of(&u, &person);
+  person_of(h->all->forum, &u, &person);
   fn(ud, &person);
   return GV_OK;
 }
@@ -187,3 +189,58 @@ const char *gv_host_forum_title(const gv_host *h, const char *lang) {
 }
 
 const char *gv_host_forum_time_zone(const gv_host *h) { return h->all->forum->time_zone; }
+
+/* ---- Events as readers see them ------------------------------------------------------------------ */
+
+int gv_host_event_text(gv_host *h, int64_t event_id, const char *lang, gv_event_text *out, gv_error *err) {
+  gv_plugins *p = h->all;
+  memset(out, 0, sizeof *out);
+  out->size = sizeof *out;
+  if (p->engine == NULL) return gv_error_set(err, GV_ESTATE, NULL, "the engine is not running");
+  /* The event is the first of the forum after the one before it; its item is read from it. */
+  json_t *raw = NULL;
+  int rc = gv_store_events(p->store, p->forum->id, 0, event_id - 1, 1, &raw, err);
+  if (rc != GV_OK) return rc;
+  json_t *ev = json_array_get(raw, 0);
+  if (ev == NULL || json_integer_value(json_object_get(ev, "id")) != event_id) {
+    json_decref(raw);
+    return gv_error_set(err, GV_ENOTFOUND, NULL, "no event %lld", (long long)event_id);
+  }
+  /* A message goes to many readers: a sealed event's parameters read as hidden to all. */
+  if (json_is_true(json_object_get(ev, "sealed"))) json_object_set_new(ev, "params", json_null());
+  int64_t actor = json_integer_value(json_object_get(ev, "actor_id"));
+  gv_user u;
+  if (actor > 0 && gv_store_user_get(p->store, actor, &u, NULL) == GV_OK && u.display_name[0])
+    json_object_set_new(ev, "actor", json_string(u.display_name));
+  json_object_set_new(ev, "sealed", json_false());
+  gv_caller reader;
+  memset(&reader, 0, sizeof reader);
+  reader.role = GV_ROLE_OBSERVER;
+  snprintf(reader.forum_id, sizeof reader.forum_id, "%s", p->forum->id);
+  snprintf(reader.language, sizeof reader.language, "%s", lang ? lang : "");
+  json_t *o = gv_view_event(p->engine, &reader, ev);
+  const char *v;
+  if ((v = json_string_value(json_object_get(o, "action")))) snprintf(out->action, sizeof out->action, "%s", v);
+  if ((v = json_string_value(json_object_get(o, "to_state")))) snprintf(out->state, sizeof out->state, "%s", v);
+  v = json_string_value(json_object_get(o, "action_label"));
+  snprintf(out->action_label, sizeof out->action_label, "%s", v ? v : out->action);
+  v = json_string_value(json_object_get(o, "state_label"));
+  snprintf(out->state_label, sizeof out->state_label, "%s", v ? v : out->state);
+  if ((v = json_string_value(json_object_get(o, "sentence")))) snprintf(out->sentence, sizeof out->sentence, "%s", v);
+  json_decref(o);
+  json_decref(raw);
+  return GV_OK;
+}
+
+int gv_host_person_set_notify(gv_host *h, int64_t user_id, const char *notify, gv_error *err) {
+  if (notify == NULL || (strcmp(notify, "each") != 0 && strcmp(notify, "digest") != 0 && strcmp(notify, "none") != 0))
+    return gv_error_set(err, GV_EINVAL, "notify", "notify must be each, digest or none");
+  gv_user u;
+  int rc = gv_store_user_get(h->all->store, user_id, &u, err);
+  if (rc != GV_OK) return rc;
+  if (strcmp(u.forum_id, h->all->forum->id) != 0)
+    return gv_error_set(err, GV_ENOTFOUND, NULL, "no account %lld in this forum", (long long)user_id);
+  snprintf(u.notify, sizeof u.notify, "%s", notify);
+  u.updated_at = gv_time_real_ms();
+  return gv_store_user_update(h->all->store, &u, err);
+}

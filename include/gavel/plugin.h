@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 5 (version 5 added request bodies and events as a reader without privileges sees
- * them; version 4 gv_host_on_metrics; version 3 the state rows each event wrote and
- * gv_host_state_rows; version 2 the helpers; version 1 had none: its plugins reached into
- * Gavel's internals). A plugin built against version N runs on any host of version N or later: structs only ever grow at
- * their end, each carries its size, and functions are only ever added. The host refuses a
- * plugin built for a newer version than its own. */
+/* Version 5 (version 5 added request bodies, events as a reader without privileges sees them
+ * and as sentences in a reader's language, the reader's time zone in gv_person,
+ * gv_host_person_set_notify and GV_ROUTE_ANY_BODY; version 4 gv_host_on_metrics; version 3
+ * the state rows each event wrote and gv_host_state_rows; version 2 the helpers; version 1
+ * had none: its plugins reached into Gavel's internals). A plugin built against version N
+ * runs on any host of version N or later: structs only ever grow at their end, each carries
+ * its size, and functions are only ever added. The host refuses a plugin built for a newer
+ * version than its own. */
 #define GV_PLUGIN_API_VERSION 5
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
@@ -132,7 +134,10 @@ int gv_host_state_rows(gv_host *h, gv_state_row_fn fn, void *ud, gv_error *err);
 
 /* ---- HTTP routes ------------------------------------------------------------------------ */
 
-enum { GV_ROUTE_PUBLIC = 1 };     /* no sign-in needed */
+/* GV_ROUTE_PUBLIC: no sign-in needed. GV_ROUTE_ANY_BODY (version 5 and later): the request
+ * may carry a body of any type, which the host neither parses nor hands on (a form posted by
+ * a mail provider); other routes refuse a body that is not JSON. */
+enum { GV_ROUTE_PUBLIC = 1, GV_ROUTE_ANY_BODY = 2 };
 
 /* Handles one request; it answers before returning (the request is not valid afterwards).
  * After the answer, the gv_request_* accessors return NULL. */
@@ -259,6 +264,8 @@ typedef struct gv_person {
   const char *language;    /* fr or en */
   const char *notify;      /* each, digest or none: how the person wants notifications */
   int disabled;
+  /* Version 5 and later (check size before reading it): */
+  const char *time_zone;   /* the IANA zone the person reads times in: theirs, else the forum's */
 } gv_person;
 typedef int (*gv_person_fn)(void *ud, const gv_person *p);
 
@@ -398,5 +405,25 @@ const char *gv_request_body(const gv_request *r, size_t *len);
  * Only while the server runs (GV_ESTATE otherwise); GV_ENOTFOUND if there is no such event
  * in the forum. Not from a gv_event_fn. */
 int gv_host_event_json(gv_host *h, int64_t event_id, char **json, gv_error *err);
+
+/* What an item's event says in lang, in the words its workflow declares: the action's label,
+ * the label of the state the event led to (the state at the event, not the item's state now)
+ * and the workflow's history sentence with its placeholders filled ("" when it declares
+ * none). {actor} reads as the actor's display name; the parameters of a sealed event read as
+ * "…", whoever the reader is. */
+typedef struct gv_event_text {
+  size_t size;
+  char action[64];
+  char action_label[128];
+  char state[64];          /* the state the event led to */
+  char state_label[128];
+  char sentence[2048];
+} gv_event_text;
+int gv_host_event_text(gv_host *h, int64_t event_id, const char *lang, gv_event_text *out, gv_error *err);
+
+/* Sets how an account wants notifications ("each", "digest" or "none"), as the person would
+ * in their profile (for a one-click unsubscribe link). GV_ENOTFOUND if there is no such
+ * account, GV_EINVAL for another value. */
+int gv_host_person_set_notify(gv_host *h, int64_t user_id, const char *notify, gv_error *err);
 
 #endif

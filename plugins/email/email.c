@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ static const gv_plugin_migration migrations[] = {
    ");"
    "CREATE INDEX email_deliveries_due ON email_deliveries(next_at) WHERE state = 'pending';"
    "CREATE INDEX email_deliveries_waiting ON email_deliveries(user_id) WHERE state = 'waiting';"},
+  {2, "keys",
+   /* The key that signs unsubscribe links: made once, kept with the database. */
+   "CREATE TABLE email_keys ("
+   "  name TEXT PRIMARY KEY,"
+   "  value BLOB NOT NULL"
+   ");"},
 };
 
 /* ---- Settings ------------------------------------------------------------------------------------ */
@@ -71,7 +78,7 @@ static int read_secret(const char *path, char *out, size_t size, gv_error *err) 
 
 static const char *const known[] = {"smtp", "from", "from_name", "security", "ca_file", "username", "password_file",
                                     "base_url", "digest_at", "max_attempts", "parallel", "first_retry", "max_retry",
-                                    "timeout", NULL};
+                                    "timeout", "list_domain", NULL};
 
 static int bad(gv_error *err, const char *name, const char *why) {
   return gv_error_set(err, GV_ECONFIG, NULL, "plugins.email: %s %s", name, why);
@@ -97,7 +104,7 @@ static int check_known(json_t *cfg, gv_error *err) {
       return gv_error_set(err, GV_ECONFIG, NULL,
                           "plugins.email: unknown setting '%s' (known: smtp, from, from_name, security, ca_file, "
                           "username, password_file, base_url, digest_at, max_attempts, parallel, first_retry, "
-                          "max_retry, timeout)",
+                          "max_retry, timeout, list_domain)",
                           name);
     int number = strcmp(name, "max_attempts") == 0 || strcmp(name, "parallel") == 0;
     if (number ? !json_is_integer(v) : !json_is_string(v))
@@ -187,6 +194,7 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
   STR("ca_file", ca_file);
   STR("username", username);
   STR("base_url", base_url);
+  STR("list_domain", list_domain);
 #undef STR
   size_t bl = strlen(s->base_url);
   while (bl > 0 && s->base_url[bl - 1] == '/') s->base_url[--bl] = '\0';
@@ -210,6 +218,12 @@ int email_settings_parse(const char *config_json, const char *db_path, email_set
     goto out;
   }
   snprintf(s->domain, sizeof s->domain, "%s", strrchr(s->from, '@') + 1);
+  if (s->list_domain[0] == '\0') snprintf(s->list_domain, sizeof s->list_domain, "%s", s->domain);
+  for (const char *c = s->list_domain; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' || *c == '-')) {
+      rc = bad(err, "list_domain", "must be a domain name such as \"lists.example.org\"");
+      goto out;
+    }
   if ((rc = check_server(s, err)) != GV_OK) goto out;
   const char *pw = json_string_value(json_object_get(cfg, "password_file"));
   if (pw && (rc = read_secret(pw, s->password, sizeof s->password, err)) != GV_OK) goto out;
@@ -400,7 +414,7 @@ typedef struct delivery {
 typedef struct person_copy {
   int found;
   gv_person p;
-  char username[64], display_name[128], role[16], member[16], email[256], language[8], notify[8];
+  char username[64], display_name[128], role[16], member[16], email[256], language[8], notify[8], time_zone[64];
 } person_copy;
 
 static int copy_person(void *ud, const gv_person *p) {
@@ -421,6 +435,11 @@ static int copy_person(void *ud, const gv_person *p) {
   c->p.email = c->email[0] ? c->email : NULL;
   c->p.language = c->language;
   c->p.notify = c->notify;
+  /* A host before version 5 knows no reader's zone: the forum's is theirs. */
+  const char *tz = p->size >= offsetof(gv_person, time_zone) + sizeof p->time_zone && p->time_zone ? p->time_zone : "";
+  snprintf(c->time_zone, sizeof c->time_zone, "%s", tz);
+  c->p.size = sizeof c->p;
+  c->p.time_zone = c->time_zone[0] ? c->time_zone : NULL;
   return 0;
 }
 
@@ -466,9 +485,21 @@ static int summary_line(void *ud, const gv_row *r) {
   return 0;
 }
 
+typedef struct text_row {
+  int found;
+  char text[400];
+} text_row;
+
+static int read_text_row(void *ud, const gv_row *r) {
+  text_row *t = ud;
+  t->found = gv_row_text(r, 0) != NULL;
+  snprintf(t->text, sizeof t->text, "%s", t->found ? gv_row_text(r, 0) : "");
+  return 1;
+}
+
 /* The message for one delivery, or NULL with *skip set when nothing needs saying. */
 static char *compose(email *em, const delivery *d, const gv_person *p, int *skip, size_t *len, gv_error *err) {
-  char subject[600], refs[400] = "";
+  char subject[600], refs[900] = "", reply_to[400] = "";
   char *body = NULL;
   *skip = 0;
   if (strcmp(d->kind, "summary") == 0) {
@@ -513,13 +544,35 @@ static char *compose(email *em, const delivery *d, const gv_person *p, int *skip
     snprintf(subject, sizeof subject, "%s", note.subject);
     body = note.body;
     note.body = NULL;
-    /* Mail clients thread every message about one item together. */
-    if (d->item_id > 0)
+    /* Mail clients thread every message about one item together: under the item's root,
+     * each message answers the last one this reader was sent about it (what they have seen,
+     * whatever order retries delivered them in). */
+    if (d->item_id > 0) {
       snprintf(refs, sizeof refs, "<gavel.%s.item.%lld@%s>", gv_host_forum_id(em->h), (long long)d->item_id,
                em->s.domain);
+      text_row prev = {0, ""};
+      gv_error qerr; /* without it the message is still right, only less well threaded */
+      gv_arg a[3] = {GV_INT(d->item_id), GV_INT(d->user_id), GV_INT(d->id)};
+      gv_host_sql(em->h,
+                  "SELECT d.message_id FROM email_deliveries d JOIN outbox o ON o.id = d.outbox_id"
+                  " WHERE o.item_id = ?1 AND d.user_id = ?2 AND d.id <> ?3 AND d.kind = 'each' AND d.state = 'sent'"
+                  " ORDER BY d.sent_at DESC, d.id DESC LIMIT 1",
+                  a, 3, read_text_row, &prev, &qerr);
+      if (prev.found) {
+        snprintf(reply_to, sizeof reply_to, "%s", prev.text);
+        size_t n = strlen(refs);
+        snprintf(refs + n, sizeof refs - n, " %s", prev.text);
+      }
+    }
   }
   if (body == NULL) return NULL;
-  char *msg = email_message(&em->s, p, d->message_id, refs, d->created_at, subject, body, len);
+  char list_id[600], unsub[600];
+  snprintf(list_id, sizeof list_id, "%s <%s.gavel.%s>", gv_host_forum_name(em->h), gv_host_forum_id(em->h),
+           em->s.list_domain);
+  email_unsubscribe_url(&em->s, gv_host_forum_id(em->h), p->user_id, unsub, sizeof unsub);
+  email_headers hd = {d->message_id, reply_to[0] ? reply_to : NULL, refs[0] ? refs : NULL, list_id,
+                      unsub[0] ? unsub : NULL};
+  char *msg = email_message(&em->s, p, &hd, d->created_at, subject, body, len);
   free(body);
   return msg;
 }
@@ -715,7 +768,7 @@ static int cmd_test(void *state, gv_host *h, int argc, char **argv) {
     fprintf(stderr, "gavel email test: email is not configured (set plugins.email.smtp in gavel.conf.lua)\n");
     return 1;
   }
-  gv_person to = {sizeof to, 0, "test", argv[0], "observer", NULL, argv[0], "en", "each", 0};
+  gv_person to = {sizeof to, 0, "test", argv[0], "observer", NULL, argv[0], "en", "each", 0, NULL};
   char mid[400], body[512];
   uint8_t rnd[8];
   char hex[17];
@@ -725,7 +778,8 @@ static int cmd_test(void *state, gv_host *h, int argc, char **argv) {
   snprintf(body, sizeof body, "This is a test message from %s (%s).\nMail from this forum reaches you.\n",
            gv_host_forum_title(h, "en"), gv_host_forum_id(h));
   size_t len;
-  char *msg = email_message(&em->s, &to, mid, NULL, gv_host_now(h), "Gavel: test message", body, &len);
+  email_headers hd = {mid, NULL, NULL, NULL, NULL};
+  char *msg = email_message(&em->s, &to, &hd, gv_host_now(h), "Gavel: test message", body, &len);
   gv_error err;
   int rc = email_smtp_send_blocking(&em->s, argv[0], msg, len, &err);
   free(msg);
@@ -825,6 +879,8 @@ static int init(gv_host *h, const char *config_json, void **state, gv_error *err
   int rc = email_settings_parse(config_json, gv_host_db_path(h), &em->s, err);
   if (rc == GV_OK) rc = gv_host_migrations(h, migrations, sizeof migrations / sizeof migrations[0], err);
   if (rc != GV_OK) return rc;
+  /* Links in messages are signed; a command only reads, so it makes no key. */
+  if (!gv_host_for_command(h) && (rc = email_unsubscribe_key(h, &em->s, err)) != GV_OK) return rc;
   if (em->s.from_name[0] == '\0') snprintf(em->s.from_name, sizeof em->s.from_name, "%s", gv_host_forum_name(h));
   em->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
   gv_host_on_commit(h, on_commit);
@@ -848,6 +904,14 @@ static const gv_plugin_command commands[] = {
     {"email test", "ADDRESS", "send a test message now with the configured settings", cmd_test},
     {NULL}};
 
+static const gv_plugin_route routes[] = {
+    {"GET", "/v1/email/unsubscribe", GV_ROUTE_PUBLIC, email_unsubscribe_page},
+    {"POST", "/v1/email/unsubscribe", GV_ROUTE_PUBLIC | GV_ROUTE_ANY_BODY, email_unsubscribe_post},
+    {NULL}};
+
+/* The settings inside the plugin's state; see email.h. */
+email_settings *email_state_settings(void *state) { return &((email *)state)->s; }
+
 const gv_plugin gv_plugin_email = {
     .api_version = GV_PLUGIN_API_VERSION,
     .name = "email",
@@ -856,5 +920,5 @@ const gv_plugin gv_plugin_email = {
     .init = init,
     .shutdown = shutdown_email,
     .commands = commands,
-    .routes = NULL,
+    .routes = routes,
 };

@@ -28,6 +28,10 @@ typedef struct email_settings {
   int64_t first_retry_ms;
   int64_t max_retry_ms;
   long timeout_s;
+  char list_domain[256];     /* List-Id is <FORUM.gavel.list_domain>; default: the From domain */
+  /* Not settings: the key that signs unsubscribe links, kept in the plugin's table. */
+  uint8_t unsubscribe_key[32];
+  int have_key;
 } email_settings;
 
 int email_settings_parse(const char *config_json, const char *db_path, email_settings *s, gv_error *err);
@@ -46,9 +50,38 @@ int email_render_note(gv_host *h, const email_settings *s, const gv_person *p, i
                       gv_error *err);
 void email_note_clear(email_note *n);
 
-/* The whole RFC 5322 message (CRLF lines, base64 UTF-8 body). Caller frees. */
-char *email_message(const email_settings *s, const gv_person *to, const char *message_id, const char *references,
-                    int64_t date_ms, const char *subject, const char *body, size_t *len);
+/* The headers that place a message in its thread and its list. */
+typedef struct email_headers {
+  const char *message_id;
+  const char *in_reply_to;   /* the previous message about the same item, or NULL */
+  const char *references;    /* the item's thread root, then the previous message; or NULL */
+  const char *list_id;       /* the List-Id value, or NULL */
+  const char *unsubscribe;   /* the one-click unsubscribe URL, or NULL */
+} email_headers;
+
+/* The whole RFC 5322 message: multipart/alternative with the body as text/plain and as HTML
+ * (every character escaped, links made links), each part UTF-8 in base64, CRLF lines.
+ * Caller frees. */
+char *email_message(const email_settings *s, const gv_person *to, const email_headers *hd, int64_t date_ms,
+                    const char *subject, const char *body, size_t *len);
+
+/* The HTML alternative of a plain text body, everything escaped. Caller frees. */
+char *email_html(const char *lang, const char *subject, const char *body);
+
+/* ---- Unsubscribing --------------------------------------------------------------------------- */
+
+/* The one-click unsubscribe URL of a user (base_url/v1/email/unsubscribe?user=ID&token=...),
+ * signed with the plugin's key; "" when there is no base_url or key. */
+void email_unsubscribe_url(const email_settings *s, const char *forum_id, int64_t user_id, char *out, size_t size);
+/* Non-zero if token is the signature of user_id's unsubscribe link. */
+int email_unsubscribe_token_ok(const email_settings *s, const char *forum_id, int64_t user_id, const char *token);
+/* Loads the signing key from the plugin's table, making one the first time. */
+int email_unsubscribe_key(gv_host *h, email_settings *s, gv_error *err);
+/* The settings of the plugin's state (the state handed to routes). */
+email_settings *email_state_settings(void *state);
+/* GET shows a page with a button; POST (RFC 8058 one-click) turns the user's mail off. */
+void email_unsubscribe_page(void *state, gv_host *h, gv_request *r);
+void email_unsubscribe_post(void *state, gv_host *h, gv_request *r);
 
 /* A plain address (ASCII, one @, no spaces, quotes or brackets): the only kind sent to. */
 int email_address_ok(const char *a);

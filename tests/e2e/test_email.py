@@ -90,7 +90,8 @@ class Sink:
 
 
 def body_text(msg):
-    return msg.get_content()
+    """The plain text part (messages are multipart/alternative with an HTML part)."""
+    return msg.get_body(preferencelist=("plain",)).get_content()
 
 
 class EmailTest(GavelTest):
@@ -169,7 +170,7 @@ class EmailTest(GavelTest):
         self.assertEqual(mg["Subject"], "[MiDIOCC] New: Labour mobility")
         self.assertEqual(km["Content-Language"], "fr")
         self.assertIn("Consultation des États membres", body_text(km))
-        self.assertIn("Opened by Secretariat", body_text(mg))
+        self.assertIn("Secretariat opened the consultation", body_text(mg))
         self.assertIn(f"https://gavel.example/items/{item}", body_text(mg))
         self.assertEqual(km["From"], "MiDIOCC <noreply@midiocc.example>")
         self.assertEqual(mg["To"].addresses[0].addr_spec, "mg@example.org")

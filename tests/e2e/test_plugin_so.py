@@ -131,8 +131,13 @@ class SharedObjectPlugin(GavelTest):
         # A route that needs a caller: who they are, and the item as they see it.
         st, _, b = srv.request("GET", f"/v1/example/items/{item}")
         self.assertEqual(st, 401)
-        st, _, w = srv.request("GET", f"/v1/example/items/{item}?lang=fr", token=sec, headers={"X-Agent": "test"})
+        first = srv.request("GET", f"/v1/items/{item}/events", token=sec)[2]["events"][0]
+        st, _, w = srv.request("GET", f"/v1/example/items/{item}?lang=fr&event={first['id']}", token=sec,
+                               headers={"X-Agent": "test"})
         self.assertEqual(st, 200, w)
+        self.assertEqual(w["event_action"], first["action"])
+        self.assertEqual(w["event_state_label"], first.get("state_label", first["to_state"]))
+        self.assertTrue(w["notify_refused"])
         self.assertEqual((w["username"], w["role"], w["agent"]), ("secretariat", "secretariat", "test"))
         self.assertEqual((w["title"], w["workflow"], w["state_label"]), ("D", "doubled", "noted"))
         self.assertGreaterEqual(w["secretariat"], 1)

@@ -253,14 +253,23 @@ static void r_whoami(void *state, gv_host *h, gv_request *r) {
   gv_host_audience(h, "\"secretariat\"", id, count_person, &secretariat, &err);
   gv_host_person(h, 1, person_name, who, &err);
   const char *member = gv_request_member(r);
+  /* An event as readers see it (version 5), and a change of mail settings refused twice. */
+  char eq[32];
+  const char *ev = gv_request_query(r, "event", eq, sizeof eq);
+  gv_event_text et;
+  if (ev == NULL || gv_host_event_text(h, strtoll(ev, NULL, 10), lang ? lang : "en", &et, &err) != GV_OK)
+    memset(&et, 0, sizeof et);
+  int refused = gv_host_person_set_notify(h, 1, "never", &err) == GV_EINVAL &&
+                gv_host_person_set_notify(h, 999999, "none", &err) == GV_ENOTFOUND;
   snprintf(buf, sizeof buf,
            "{\"username\": \"%s\", \"role\": \"%s\", \"member\": \"%s\", \"chair\": %s, \"agent\": \"%s\", "
            "\"title\": \"%s\", \"state_label\": \"%s\", \"workflow\": \"%s\", \"secretariat\": %d, \"user1\": \"%s\", "
-           "\"answered\": %s}",
+           "\"answered\": %s, \"event_action\": \"%s\", \"event_state_label\": \"%s\", \"notify_refused\": %s}",
            gv_request_username(r) ? gv_request_username(r) : "", gv_request_role(r) ? gv_request_role(r) : "",
            member ? member : "", gv_request_is_chair(r) ? "true" : "false",
            gv_request_header(r, "X-Agent") ? gv_request_header(r, "X-Agent") : "", info.title, info.state_label,
-           info.workflow, secretariat, who, gv_host_member_answered(h, id, "MU") ? "true" : "false");
+           info.workflow, secretariat, who, gv_host_member_answered(h, id, "MU") ? "true" : "false", et.action,
+           et.state_label, refused ? "true" : "false");
   gv_request_reply(r, 200, "application/json", buf, strlen(buf));
 }
 
