@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 4 (version 4 added gv_host_on_metrics; version 3 the state rows each event wrote and gv_host_state_rows; version 2
+/* Version 5 (version 5 added the workflow versions, the forum's definition and commands
+ * that run without a database; version 4 gv_host_on_metrics; version 3 the state rows each
+ * event wrote and gv_host_state_rows; version 2
  * the helpers; version 1 had none: its plugins reached into Gavel's internals). A plugin
  * built against version N runs on any host of version N or later: structs only ever grow at
  * their end, each carries its size, and functions are only ever added. The host refuses a
  * plugin built for a newer version than its own. */
-#define GV_PLUGIN_API_VERSION 4
+#define GV_PLUGIN_API_VERSION 5
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
 
@@ -219,7 +221,14 @@ typedef struct gv_plugin {
   const gv_plugin_command *commands; /* terminated by a {NULL} entry; may be NULL */
   const gv_plugin_route *routes;     /* terminated by a {NULL} entry; may be NULL */
   void *reserved[8];       /* for later versions: keep NULL */
+  /* Version 5 and later: commands that run without a database (`gavel audit verify
+   * --bundle FILE` on an auditor's machine), terminated by a {NULL} entry; may be NULL. The
+   * host looks here first: fn is called with state and h NULL and the arguments other than
+   * --db and --config, and returns the exit status, or GV_COMMAND_NEEDS_DB to have the
+   * command of the same name in `commands` run on the database instead. */
+  const gv_plugin_command *standalone_commands;
 } gv_plugin;
+#define GV_COMMAND_NEEDS_DB (-1)
 
 /* ---- The server's loop ------------------------------------------------------------------- */
 
@@ -384,5 +393,26 @@ void gv_host_logf(gv_host *h, int level, const char *event, const char *fmt, ...
  * GV_EINVAL, a call outside init with GV_ESTATE (both logged). */
 typedef int (*gv_metrics_fn)(void *state, gv_host *h, gv_str *out);
 int gv_host_on_metrics(gv_host *h, gv_metrics_fn fn);
+
+/* ---- What the record ran under (version 5 and later) ---------------------------------------- */
+
+/* A stored workflow version: the source its items ran on, the modules it used and the
+ * SHA-256 that covers both (lowercase hex; the `workflow.version_current` event that made it
+ * current carries it). Strings live until the callback returns. */
+typedef struct gv_workflow_version {
+  size_t size;
+  int64_t id;
+  const char *name;
+  const char *sha256;
+  const char *source;
+  const char *modules_json; /* {name: {path, source}}, or NULL if it used none */
+  const char *path;         /* the file it was registered from, or NULL */
+} gv_workflow_version;
+typedef int (*gv_workflow_version_fn)(void *ud, const gv_workflow_version *v);
+/* Calls fn with every stored workflow version, oldest first; fn returns non-zero to stop. */
+int gv_host_workflow_versions(gv_host *h, gv_workflow_version_fn fn, void *ud, gv_error *err);
+/* The forum's definition as the database keeps it (JSON; malloc'd, the caller frees it), or
+ * NULL when out of memory. */
+char *gv_host_forum_definition(const gv_host *h);
 
 #endif
