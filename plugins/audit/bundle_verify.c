@@ -19,6 +19,7 @@ typedef struct bundle {
   leaf *leaves;
   size_t n, cap;
   int64_t withheld;
+  int64_t expect;          /* the index the next entry line must have */
   json_t *notes;           /* [[size, note], ...] in the bundle's order */
   json_t *versions;        /* sha256 -> 1, the versions whose source checked */
   json_t *cited;           /* [[entry index, sha256], ...]: versions the log made current */
@@ -147,10 +148,13 @@ static int read_entry(bundle *b, const char *line, json_t *o) {
   json_int_t idx = json_integer_value(json_object_get(o, "index"));
   uint8_t stated[AUDIT_HASH], got[AUDIT_HASH];
   const char *lh = json_string_value(json_object_get(o, "leaf_hash"));
-  if ((size_t)idx != b->n) {
-    problem(b, "entry %lld is missing (the next in the bundle is %lld)", (long long)b->n, (long long)idx);
-    if (idx < (json_int_t)b->n) return 0; /* repeated or out of order: not a leaf of this tree */
+  if (idx < b->expect) {
+    problem(b, "entry %lld: repeated or out of order", (long long)idx);
+    return 0;
   }
+  if (idx > b->expect)
+    problem(b, "entry %lld is missing (the next in the bundle is %lld)", (long long)b->expect, (long long)idx);
+  b->expect = idx + 1;
   if (lh == NULL || gv_text_unbase64(lh, stated, AUDIT_HASH) != AUDIT_HASH) {
     problem(b, "entry %lld: no leaf hash", (long long)idx);
     memset(stated, 0, sizeof stated);
