@@ -254,6 +254,7 @@ static int read_bundle(bundle *b, FILE *f) {
   int64_t lineno = 0;
   while ((got = getline(&line, &cap, f)) > 0) {
     json_error_t je;
+    if (line[strspn(line, " \t\r\n")] == '\0') continue; /* blank lines carry nothing */
     json_t *o = json_loads(line, 0, &je);
     lineno++;
     if (!json_is_object(o)) problem(b, "line %lld is not JSON: %s", (long long)lineno, je.text);

@@ -346,5 +346,5 @@ static void shutdown_plugin(void *state) { free(state); }
 
 GV_PLUGIN_EXPORT const gv_plugin gavel_plugin = {
     EXAMPLE_API_VERSION, "example", "1.0", "a plugin built outside the tree", init, shutdown_plugin, commands, routes,
-    {0},
+    {0}, NULL,
 };
