@@ -10,6 +10,15 @@ typedef struct leaf {
   uint8_t h[AUDIT_HASH];
 } leaf;
 
+/* The complete subtrees of the bundle's leaves: level l holds the hashes of leaves
+ * [i * 2^l, (i + 1) * 2^l), so the root of any prefix takes O(log n) hashes and every
+ * checkpoint can be checked against the bundle without rehashing it. */
+typedef struct tree {
+  leaf *level[64];
+  size_t count[64];
+  int levels;
+} tree;
+
 typedef struct bundle {
   char origin[128];
   char key_name[160];
@@ -25,6 +34,7 @@ typedef struct bundle {
   json_t *cited;           /* [[entry index, sha256], ...]: versions the log made current */
   int64_t nversions;
   int problems;
+  tree tree;               /* built once every entry is read */
 } bundle;
 
 static void problem(bundle *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -71,23 +81,50 @@ static int parse_key(const char *text, char *name, size_t name_size, uint8_t id[
 
 /* ---- The tree --------------------------------------------------------------------------------- */
 
-/* MTH of leaves [a, b) (RFC 6962 2.1). */
-static void mth(const leaf *v, size_t a, size_t b, uint8_t out[AUDIT_HASH]) {
-  size_t n = b - a;
-  if (n == 0) {
-    gv_hash_sha256("", 0, out);
-    return;
+static int tree_build(tree *t, const leaf *v, size_t n) {
+  memset(t, 0, sizeof *t);
+  t->level[0] = (leaf *)v;
+  t->count[0] = n;
+  t->levels = 1;
+  for (int l = 1; l < 64 && t->count[l - 1] >= 2; l++) {
+    size_t m = t->count[l - 1] / 2;
+    t->level[l] = malloc(m * sizeof(leaf));
+    if (t->level[l] == NULL) return -1;
+    for (size_t i = 0; i < m; i++)
+      audit_node_hash(t->level[l - 1][2 * i].h, t->level[l - 1][2 * i + 1].h, t->level[l][i].h);
+    t->count[l] = m;
+    t->levels = l + 1;
   }
-  if (n == 1) {
-    memcpy(out, v[a].h, AUDIT_HASH);
-    return;
+  return 0;
+}
+
+static void tree_free(tree *t) {
+  for (int l = 1; l < t->levels; l++) free(t->level[l]);
+}
+
+/* MTH of leaves [a, b) (RFC 6962 2.1), b > a: a stored subtree when the range is one. */
+static void range_hash(const tree *t, size_t a, size_t b, uint8_t out[AUDIT_HASH]) {
+  size_t n = b - a;
+  if ((n & (n - 1)) == 0) {
+    int l = 0;
+    while (((size_t)1 << l) < n) l++;
+    if (a % n == 0 && l < t->levels) {
+      memcpy(out, t->level[l][a >> l].h, AUDIT_HASH);
+      return;
+    }
   }
   size_t k = 1;
   while (k * 2 < n) k *= 2;
   uint8_t l[AUDIT_HASH], r[AUDIT_HASH];
-  mth(v, a, a + k, l);
-  mth(v, a + k, b, r);
+  range_hash(t, a, a + k, l);
+  range_hash(t, a + k, b, r);
   audit_node_hash(l, r, out);
+}
+
+/* The root of the first size leaves; of no leaves, SHA-256 of nothing. */
+static void mth(const tree *t, size_t size, uint8_t out[AUDIT_HASH]) {
+  if (size == 0) gv_hash_sha256("", 0, out);
+  else range_hash(t, 0, size, out);
 }
 
 /* A signed note "origin\nsize\nroot\n\n— name base64(key id || signature)\n": 0 if its
@@ -302,7 +339,7 @@ static int64_t check_checkpoints(bundle *b) {
               (long long)size, b->n, b->n);
       continue;
     }
-    mth(b->leaves, 0, (size_t)size, want);
+    mth(&b->tree, (size_t)size, want);
     if (memcmp(root, want, AUDIT_HASH) != 0)
       problem(b, "checkpoint of size %lld does not match entries 0 to %lld (the log was rewritten)", (long long)size,
               (long long)size - 1);
@@ -352,7 +389,7 @@ static void check_trusted(bundle *b, const char *path) {
             (long long)size, b->n);
     return;
   }
-  mth(b->leaves, 0, (size_t)size, want);
+  mth(&b->tree, (size_t)size, want);
   if (memcmp(root, want, AUDIT_HASH) != 0)
     problem(b, "the bundle is not consistent with the trusted checkpoint of size %lld: entries 0 to %lld were rewritten",
             (long long)size, (long long)size - 1);
@@ -389,6 +426,10 @@ static int verify_file(const char *path, const char *trusted) {
     goto done;
   }
   int64_t checkpoints = 0;
+  if (tree_build(&b.tree, b.leaves, b.n) != 0) {
+    fprintf(stderr, "gavel audit verify: out of memory\n");
+    goto done;
+  }
   if (b.have_key) {
     checkpoints = check_checkpoints(&b);
     if (trusted) check_trusted(&b, trusted);
@@ -396,7 +437,7 @@ static int verify_file(const char *path, const char *trusted) {
   }
   uint8_t root[AUDIT_HASH];
   char b64[64];
-  mth(b.leaves, 0, b.n, root);
+  mth(&b.tree, b.n, root);
   gv_text_base64(root, AUDIT_HASH, b64);
   if (b.problems) {
     printf("FAILED: %d problem(s) in a bundle of %zu entries\n", b.problems, b.n);
@@ -408,6 +449,7 @@ static int verify_file(const char *path, const char *trusted) {
          trusted ? ", consistent with the trusted checkpoint" : "", b64);
   rc = 0;
 done:
+  tree_free(&b.tree);
   free(b.leaves);
   json_decref(b.notes);
   json_decref(b.versions);

@@ -23,17 +23,31 @@ def sha256(*parts):
     return hashlib.sha256(b"".join(parts)).digest()
 
 
-def mth(leaves):
-    """RFC 6962 Merkle tree hash of a list of leaf hashes."""
-    n = len(leaves)
-    if n == 0:
-        return sha256(b"")
-    if n == 1:
-        return leaves[0]
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return sha256(b"\x01", mth(leaves[:k]), mth(leaves[k:]))
+class Tree:
+    """RFC 6962 Merkle tree hashes of the prefixes of a list of leaf hashes; complete
+    subtrees are kept, so each prefix root takes O(log n) hashes."""
+
+    def __init__(self, leaves):
+        self.leaves = leaves
+        self.cache = {}
+
+    def range(self, a, b):
+        n = b - a
+        if n == 1:
+            return self.leaves[a]
+        aligned = n & (n - 1) == 0 and a % n == 0
+        if aligned and (a, b) in self.cache:
+            return self.cache[(a, b)]
+        k = 1
+        while k * 2 < n:
+            k *= 2
+        h = sha256(b"\x01", self.range(a, a + k), self.range(a + k, b))
+        if aligned:
+            self.cache[(a, b)] = h
+        return h
+
+    def root(self, size):
+        return sha256(b"") if size == 0 else self.range(0, size)
 
 
 def parse_key(text):
@@ -130,6 +144,7 @@ def verify(path, trusted=None):
                 problems.append(f"workflow version {v['name']}: its source does not hash to its sha256")
             else:
                 versions[v["sha256"]] = v
+    tree = Tree(leaves)
     largest = 0
     for i, note in enumerate(notes):
         try:
@@ -140,7 +155,7 @@ def verify(path, trusted=None):
         if size < 1 or size > len(leaves):
             problems.append(f"checkpoint of size {size}: the bundle holds only {len(leaves)} entries")
             continue
-        if mth(leaves[:size]) != root:
+        if tree.root(size) != root:
             problems.append(f"checkpoint of size {size} does not match entries 0 to {size - 1}")
         largest = max(largest, size)
     if largest < len(leaves):
@@ -159,12 +174,12 @@ def verify(path, trusted=None):
                 problems.append("the bundle's verifier key is not the trusted key")
         try:
             size, root = check_note("\n".join(rest), origin, tkey)
-            if size > len(leaves) or mth(leaves[:size]) != root:
+            if size < 1 or size > len(leaves) or tree.root(size) != root:
                 problems.append(f"the bundle is not consistent with the trusted checkpoint of size {size}")
         except ValueError as e:
             problems.append(f"the trusted checkpoint {e}")
     summary = (f"ok: bundle of {len(leaves)} entries ({withheld} withheld), {len(notes)} checkpoints and "
-               f"{len(versions)} workflow versions verified; root {base64.b64encode(mth(leaves)).decode()}")
+               f"{len(versions)} workflow versions verified; root {base64.b64encode(tree.root(len(leaves))).decode()}")
     return problems, summary
 
 
