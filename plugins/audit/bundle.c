@@ -33,7 +33,11 @@ static int export_row(void *ud, const gv_row *r) {
   char b64[64] = "";
   if (hash && n == AUDIT_HASH) gv_text_base64(hash, AUDIT_HASH, b64);
   x->n++;
-  if (!x->archive && gv_row_int(r, 14) && still_hidden(x->h, gv_row_int(r, 5))) {
+  /* A sealed event of an item still hidden, or any event of it that wrote a position (the
+   * row's digest could be matched against guesses of the stance), waits until it closes. */
+  const char *rows_text = gv_row_text(r, 16);
+  int hideable = gv_row_int(r, 14) || (rows_text && strstr(rows_text, "[\"positions\",") != NULL);
+  if (!x->archive && hideable && still_hidden(x->h, gv_row_int(r, 5))) {
     /* The leaf hash alone: the tree still verifies, and nothing of the hidden stance shows. */
     fprintf(x->out, "{\"index\":%lld,\"leaf_hash\":\"%s\",\"withheld\":{\"event_id\":%lld,\"item_id\":%lld}}\n",
             (long long)gv_row_int(r, 0), b64, (long long)gv_row_int(r, 1), (long long)gv_row_int(r, 5));
