@@ -181,7 +181,7 @@ static int count_state(void *ud, const gv_state_row *row) {
   return 0;
 }
 
-/* Version 4: the workflow versions the record ran under, each with its source. */
+/* Version 5: the workflow versions the record ran under, each with its source. */
 static int count_version(void *ud, const gv_workflow_version *v) {
   if (v->size >= sizeof *v && v->sha256 && strlen(v->sha256) == 64 && v->source && *v->source) ++*(long long *)ud;
   return 0;
