@@ -166,6 +166,10 @@ int gv_cli_plugin_command(int argc, char **argv) {
     fprintf(stderr, "gavel: out of memory\n");
     goto done;
   }
+  /* A command that can run without a database says so first (an auditor has no database). */
+  const gv_plugin_command *alone = gv_plugins_find_standalone(c, pl);
+  if (alone && (rc = alone->fn(NULL, NULL, nrest, rest)) != GV_COMMAND_NEEDS_DB) goto done;
+  rc = 1;
   if (db == NULL) db = command_db(conf);
   if (db == NULL) goto done;
   gv_cli_env env;

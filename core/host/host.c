@@ -461,6 +461,13 @@ const gv_plugin_command *gv_plugins_find_command(int argc, char **argv, const gv
   return NULL;
 }
 
+const gv_plugin_command *gv_plugins_find_standalone(const gv_plugin_command *c, const gv_plugin *owner) {
+  if (owner->api_version < 5) return NULL;
+  for (const gv_plugin_command *k = owner->standalone_commands; k && k->name; k++)
+    if (strcmp(k->name, c->name) == 0) return k;
+  return NULL;
+}
+
 void gv_plugins_print_commands(FILE *out) {
   for (size_t i = 0; i < nknown; i++)
     for (const gv_plugin_command *c = known[i]->commands; c && c->name; c++)

@@ -98,6 +98,9 @@ struct gv_request {
 void gv_request_init(gv_request *r, const gv_request_ops *ops, void *call, const char *plugin);
 /* Non-zero while the request has not been answered. */
 int gv_request_open(const gv_request *r);
+/* The command of owner that runs without a database under the same name as c (version 5
+ * plugins), or NULL. */
+const gv_plugin_command *gv_plugins_find_standalone(const gv_plugin_command *c, const gv_plugin *owner);
 
 /* The known plugin command named by the first words of argv ("audit verify ..."), or NULL;
  * *owner is its plugin and *used the number of words of its name. */

@@ -244,3 +244,27 @@ int gv_host_person_set_notify(gv_host *h, int64_t user_id, const char *notify, g
   u.updated_at = gv_time_real_ms();
   return gv_store_user_update(h->all->store, &u, err);
 }
+
+/* ---- What the record ran under ------------------------------------------------------------- */
+
+typedef struct version_relay {
+  gv_workflow_version_fn fn;
+  void *ud;
+} version_relay;
+
+static int relay_version(void *ud, int64_t id, const char *name, const char *sha256, const char *source,
+                         const char *modules, const char *path) {
+  version_relay *x = ud;
+  gv_workflow_version v = {sizeof v, id, name, sha256, source, modules, path};
+  return x->fn(x->ud, &v);
+}
+
+int gv_host_workflow_versions(gv_host *h, gv_workflow_version_fn fn, void *ud, gv_error *err) {
+  if (fn == NULL)
+    return gv_error_set(err, gv_host_refuse(h, GV_EINVAL, "gv_host_workflow_versions without a function"), NULL,
+                        "no function");
+  version_relay x = {fn, ud};
+  return gv_store_wfversion_each(h->all->store, relay_version, &x, err);
+}
+
+char *gv_host_forum_definition(const gv_host *h) { return gv_forum_to_json(h->all->forum); }

@@ -411,6 +411,23 @@ int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, 
   return rc == SQLITE_ROW ? GV_OK : gv_error_set(err, GV_ENOTFOUND, NULL, "no workflow version %lld", (long long)id);
 }
 
+int gv_store_wfversion_each(gv_store *s, gv_store_wfversion_fn fn, void *ud, gv_error *err) {
+  sqlite3_stmt *st = st_prep(s, "SELECT id, name, sha256, source, modules, path FROM workflow_versions ORDER BY id", err);
+  if (st == NULL) return GV_ESTORE;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *col[5];
+    for (int i = 0; i < 5; i++) col[i] = (const char *)sqlite3_column_text(st, i + 1);
+    if (fn(ud, sqlite3_column_int64(st, 0), col[0], col[1], col[2], col[3], col[4])) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  int out = rc == SQLITE_DONE ? GV_OK : st_fail(s, err, "reading the workflow versions");
+  sqlite3_reset(st);
+  return out;
+}
+
 int gv_store_wfcurrent_set(gv_store *s, const char *forum_id, const char *name, int64_t version_id, int64_t now,
                            gv_error *err) {
   sqlite3_stmt *st = st_prep(s,

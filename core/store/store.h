@@ -408,6 +408,12 @@ int gv_store_wfversion_put(gv_store *s, const char *name, const char *sha256, co
 int gv_store_wfversion_get(gv_store *s, int64_t id, char **name, char **source, char **modules, char **path,
                            char sha256[65],
                            gv_error *err);
+/* Calls fn with every stored workflow version, oldest first: id, name, sha256, source,
+ * modules (JSON {name: {path, source}}, or NULL) and path (or NULL). fn returns non-zero to
+ * stop early. */
+typedef int (*gv_store_wfversion_fn)(void *ud, int64_t id, const char *name, const char *sha256, const char *source,
+                                     const char *modules, const char *path);
+int gv_store_wfversion_each(gv_store *s, gv_store_wfversion_fn fn, void *ud, gv_error *err);
 /* The version new items of workflow name use in forum. */
 int gv_store_wfcurrent_set(gv_store *s, const char *forum_id, const char *name, int64_t version_id,
                            int64_t now, gv_error *err);

@@ -10,12 +10,13 @@
 
 /* Version 5 (version 5 added request bodies, events as a reader without privileges sees them
  * and as sentences in a reader's language, the reader's time zone in gv_person,
- * gv_host_person_set_notify and GV_ROUTE_ANY_BODY; version 4 gv_host_on_metrics; version 3
- * the state rows each event wrote and gv_host_state_rows; version 2 the helpers; version 1
- * had none: its plugins reached into Gavel's internals). A plugin built against version N
- * runs on any host of version N or later: structs only ever grow at their end, each carries
- * its size, and functions are only ever added. The host refuses a plugin built for a newer
- * version than its own. */
+ * gv_host_person_set_notify, GV_ROUTE_ANY_BODY, the workflow versions and the forum's
+ * definition, and commands that run without a database; version 4 gv_host_on_metrics;
+ * version 3 the state rows each event wrote and gv_host_state_rows; version 2 the helpers;
+ * version 1 had none: its plugins reached into Gavel's internals). A plugin built against
+ * version N runs on any host of version N or later: structs only ever grow at their end, each
+ * carries its size, and functions are only ever added. The host refuses a plugin built for a
+ * newer version than its own. */
 #define GV_PLUGIN_API_VERSION 5
 
 /* ---- Errors and log levels ------------------------------------------------------------- */
@@ -225,7 +226,14 @@ typedef struct gv_plugin {
   const gv_plugin_command *commands; /* terminated by a {NULL} entry; may be NULL */
   const gv_plugin_route *routes;     /* terminated by a {NULL} entry; may be NULL */
   void *reserved[8];       /* for later versions: keep NULL */
+  /* Version 5 and later: commands that run without a database (`gavel audit verify
+   * --bundle FILE` on an auditor's machine), terminated by a {NULL} entry; may be NULL. The
+   * host looks here first: fn is called with state and h NULL and the arguments other than
+   * --db and --config, and returns the exit status, or GV_COMMAND_NEEDS_DB to have the
+   * command of the same name in `commands` run on the database instead. */
+  const gv_plugin_command *standalone_commands;
 } gv_plugin;
+#define GV_COMMAND_NEEDS_DB (-1)
 
 /* ---- The server's loop ------------------------------------------------------------------- */
 
@@ -425,5 +433,25 @@ int gv_host_event_text(gv_host *h, int64_t event_id, const char *lang, gv_event_
  * in their profile (for a one-click unsubscribe link). GV_ENOTFOUND if there is no such
  * account, GV_EINVAL for another value. */
 int gv_host_person_set_notify(gv_host *h, int64_t user_id, const char *notify, gv_error *err);
+
+/* What the record ran under. */
+/* A stored workflow version: the source its items ran on, the modules it used and the
+ * SHA-256 that covers both (lowercase hex; the `workflow.version_current` event that made it
+ * current carries it). Strings live until the callback returns. */
+typedef struct gv_workflow_version {
+  size_t size;
+  int64_t id;
+  const char *name;
+  const char *sha256;
+  const char *source;
+  const char *modules_json; /* {name: {path, source}}, or NULL if it used none */
+  const char *path;         /* the file it was registered from, or NULL */
+} gv_workflow_version;
+typedef int (*gv_workflow_version_fn)(void *ud, const gv_workflow_version *v);
+/* Calls fn with every stored workflow version, oldest first; fn returns non-zero to stop. */
+int gv_host_workflow_versions(gv_host *h, gv_workflow_version_fn fn, void *ud, gv_error *err);
+/* The forum's definition as the database keeps it (JSON; malloc'd, the caller frees it), or
+ * NULL when out of memory. */
+char *gv_host_forum_definition(const gv_host *h);
 
 #endif

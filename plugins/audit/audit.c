@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gavel/plugin.h"
+#include "bundle.h"
 #include "state.h"
 
 #define HASH 32
@@ -51,7 +52,7 @@ static const gv_plugin_migration migrations[] = {
 
 /* ---- Hashing (RFC 6962) ----------------------------------------------------------------------- */
 
-static void leaf_hash(const char *entry, size_t len, uint8_t out[HASH]) {
+void audit_leaf_hash(const char *entry, size_t len, uint8_t out[HASH]) {
   gv_hash *c = gv_hash_sha256_begin();
   uint8_t zero = 0;
   gv_hash_sha256_add(c, &zero, 1);
@@ -59,7 +60,7 @@ static void leaf_hash(const char *entry, size_t len, uint8_t out[HASH]) {
   gv_hash_sha256_end(c, out);
 }
 
-static void node_hash(const uint8_t l[HASH], const uint8_t r[HASH], uint8_t out[HASH]) {
+void audit_node_hash(const uint8_t l[HASH], const uint8_t r[HASH], uint8_t out[HASH]) {
   gv_hash *c = gv_hash_sha256_begin();
   uint8_t one = 1;
   gv_hash_sha256_add(c, &one, 1);
@@ -74,7 +75,7 @@ static void node_hash(const uint8_t l[HASH], const uint8_t r[HASH], uint8_t out[
  * a published leaf hash from being matched against guesses: a hidden stance has only a
  * few possible values, and the other fields of its event are easy to guess. */
 #define SALT 16
-static char *entry_of(const uint8_t *salt, size_t salt_len, json_t *rows, int64_t id, const char *forum, int64_t item_id,
+char *audit_entry_of(const uint8_t *salt, size_t salt_len, json_t *rows, int64_t id, const char *forum, int64_t item_id,
                       const char *kind, const char *action, int64_t actor_id, const char *member, int64_t at,
                       const char *from, const char *to, const char *params, int sealed) {
   char sb[64] = "";
@@ -157,7 +158,7 @@ static int range_hash(gv_host *h, int64_t a, int64_t b, uint8_t out[HASH], gv_er
   uint8_t l[HASH], r[HASH];
   int rc = range_hash(h, a, a + k, l, err);
   if (rc == GV_OK) rc = range_hash(h, a + k, b, r, err);
-  if (rc == GV_OK) node_hash(l, r, out);
+  if (rc == GV_OK) audit_node_hash(l, r, out);
   return rc;
 }
 
@@ -223,7 +224,7 @@ static int append_leaf(gv_host *h, json_t *rows, int64_t event_id, const char *f
                        const char *to, const char *params, int sealed, int64_t *index, gv_error *err) {
   uint8_t salt[SALT], leaf[HASH];
   if (gv_random_bytes(salt, SALT) != GV_OK) return gv_error_set(err, GV_EIO, NULL, "no random bytes for the audit log");
-  char *entry = entry_of(salt, SALT, rows, event_id, forum, item_id, kind, action, actor_id, member, at, from, to, params,
+  char *entry = audit_entry_of(salt, SALT, rows, event_id, forum, item_id, kind, action, actor_id, member, at, from, to, params,
                          sealed);
   char *rows_text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
   if (entry == NULL || (rows && rows_text == NULL)) {
@@ -231,7 +232,7 @@ static int append_leaf(gv_host *h, json_t *rows, int64_t event_id, const char *f
     free(rows_text);
     return gv_error_set(err, GV_ENOMEM, NULL, "out of memory");
   }
-  leaf_hash(entry, strlen(entry), leaf);
+  audit_leaf_hash(entry, strlen(entry), leaf);
   free(entry);
   int64_t idx = log_size(h, err);
   if (idx < 0) {
@@ -251,7 +252,7 @@ static int append_leaf(gv_host *h, json_t *rows, int64_t event_id, const char *f
   for (int level = 0; i % 2 == 1; level++, i /= 2) {
     uint8_t left[HASH], parent[HASH];
     if ((rc = node_at(h, level, i - 1, left, err)) != GV_OK) return rc;
-    node_hash(left, cur, parent);
+    audit_node_hash(left, cur, parent);
     gv_arg n[3] = {GV_INT(level + 1), GV_INT(i / 2), GV_BLOB(parent, HASH)};
     rc = gv_host_sql(h, "INSERT INTO audit_nodes(level, idx, hash) VALUES (?1, ?2, ?3)", n, 3, NULL, NULL, err);
     if (rc != GV_OK) return rc;
@@ -693,12 +694,12 @@ static int verify_row(void *ud, const gv_row *r) {
   size_t salt_len = 0;
   const uint8_t *salt = gv_row_blob(r, 15, &salt_len);
   json_t *rows = gv_row_is_null(r, 16) ? NULL : json_loads(gv_row_text(r, 16), 0, NULL);
-  char *entry = entry_of(salt, salt_len, rows ? rows : gv_row_is_null(r, 16) ? NULL : json_null(), gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
+  char *entry = audit_entry_of(salt, salt_len, rows ? rows : gv_row_is_null(r, 16) ? NULL : json_null(), gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
                          gv_row_text(r, 7), gv_row_int(r, 8), gv_row_text(r, 9), gv_row_int(r, 10), gv_row_text(r, 11),
                          gv_row_text(r, 12), gv_row_text(r, 13), (int)gv_row_int(r, 14));
   json_decref(rows);
   uint8_t leaf[HASH];
-  leaf_hash(entry, strlen(entry), leaf);
+  audit_leaf_hash(entry, strlen(entry), leaf);
   free(entry);
   if (n != HASH || memcmp(leaf, stored, HASH) != 0)
     problem(v, "entry %lld: event %lld was changed after it was logged", (long long)idx, (long long)event_id);
@@ -799,7 +800,7 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
         problem(&v, "tree node %lld/%lld is missing", level, (long long)i);
         continue;
       }
-      node_hash(l, r, want);
+      audit_node_hash(l, r, want);
       if (memcmp(want, got, HASH) != 0) problem(&v, "tree node %lld/%lld was changed", level, (long long)i);
     }
   cps c = {&v, 0, 0};
@@ -826,78 +827,53 @@ static int cmd_verify(void *state, gv_host *h, int argc, char **argv) {
   return 0;
 }
 
-typedef struct export_ctx {
-  FILE *out;
-  int64_t n;
-} export_ctx;
-
-static int export_row(void *ud, const gv_row *r) {
-  export_ctx *x = ud;
-  size_t salt_len = 0;
-  const uint8_t *salt = gv_row_blob(r, 15, &salt_len);
-  json_t *rows = gv_row_is_null(r, 16) ? NULL : json_loads(gv_row_text(r, 16), 0, NULL);
-  char *entry = entry_of(salt, salt_len, rows ? rows : gv_row_is_null(r, 16) ? NULL : json_null(), gv_row_int(r, 3), gv_row_text(r, 4), gv_row_int(r, 5), gv_row_text(r, 6),
-                         gv_row_text(r, 7), gv_row_int(r, 8), gv_row_text(r, 9), gv_row_int(r, 10), gv_row_text(r, 11),
-                         gv_row_text(r, 12), gv_row_text(r, 13), (int)gv_row_int(r, 14));
-  json_decref(rows);
-  size_t n = 0;
-  const uint8_t *h = gv_row_blob(r, 2, &n);
-  char b64[64] = "";
-  if (h && n == HASH) gv_text_base64(h, HASH, b64);
-  fprintf(x->out, "{\"index\":%lld,\"leaf_hash\":\"%s\",\"entry\":%s}\n", (long long)gv_row_int(r, 0), b64,
-          entry ? entry : "null");
-  free(entry);
-  x->n++;
-  return 0;
-}
-
-static int export_note(void *ud, const gv_row *r) {
-  export_ctx *x = ud;
-  json_t *o = json_pack("{s:I, s:s}", "checkpoint", (json_int_t)gv_row_int(r, 0), "note", gv_row_text(r, 1));
-  char *s = json_dumps(o, JSON_COMPACT);
-  fprintf(x->out, "%s\n", s);
-  free(s);
-  json_decref(o);
-  return 0;
-}
-
-/* Writes the whole log as JSON lines (entries with their leaf hashes, then checkpoints and
- * the verifier key): everything needed to check it away from the server. The entries
- * contain every stance, hidden or not: the file is for the secretariat's archive. */
+/* Writes the bundle (README.md, "The bundle"): everything needed to check the log away from
+ * the server, with a checkpoint signed first so every entry is covered by a signature. The
+ * payloads of results still hidden are left out (their leaf hashes stay) unless --archive
+ * asks for the secretariat's complete archive. */
 static int cmd_export(void *state, gv_host *h, int argc, char **argv) {
-  FILE *out = stdout;
-  if (argc >= 1) {
-    mode_t old = umask(077);
-    out = fopen(argv[0], "wx");
-    umask(old);
-    if (out == NULL) {
-      fprintf(stderr, "gavel audit export: cannot create %s (it must not exist)\n", argv[0]);
+  audit *a = state;
+  const char *path = NULL;
+  int archive = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--archive") == 0) archive = 1;
+    else if (path == NULL && argv[i][0] != '-') path = argv[i];
+    else {
+      fprintf(stderr, "gavel audit export: unknown argument %s (usage: [--archive] [FILE])\n", argv[i]);
       return 1;
     }
   }
-  export_ctx x = {out, 0};
   gv_error err;
+  if (checkpoint_now(a, h, &err) != GV_OK) {
+    fprintf(stderr, "gavel audit export: %s\n", err.message);
+    return 1;
+  }
+  FILE *out = stdout;
+  if (path) {
+    mode_t old = umask(077);
+    out = fopen(path, "wx");
+    umask(old);
+    if (out == NULL) {
+      fprintf(stderr, "gavel audit export: cannot create %s (it must not exist)\n", path);
+      return 1;
+    }
+  }
   char vkey[300];
-  verifier_key(state, vkey, sizeof vkey);
-  fprintf(out, "{\"origin\":\"%s\",\"verifier_key\":\"%s\"}\n", ((audit *)state)->origin, vkey);
-  int rc = gv_host_sql(h,
-                       "SELECT l.idx, l.event_id, l.hash, e.id, e.forum_id, e.item_id, e.kind, e.action, e.actor_id,"
-                       " e.member, e.at, e.from_state, e.to_state, e.params, e.sealed, l.salt, l.state_rows"
-                       " FROM audit_leaves l JOIN events e ON e.id = l.event_id ORDER BY l.idx",
-                       NULL, 0, export_row, &x, &err);
-  if (rc == GV_OK)
-    rc = gv_host_sql(h, "SELECT size, note FROM audit_checkpoints ORDER BY size", NULL, 0, export_note, &x, &err);
+  verifier_key(a, vkey, sizeof vkey);
+  int64_t n = 0, withheld = 0;
+  int rc = audit_bundle_write(h, out, a->origin, vkey, archive, &n, &withheld, &err);
   int io = ferror(out) || fflush(out) != 0;
   if (out != stdout && fclose(out) != 0) io = 1;
   if (rc == GV_OK && io) {
-    fprintf(stderr, "gavel audit export: writing %s failed\n", argc >= 1 ? argv[0] : "the output");
+    fprintf(stderr, "gavel audit export: writing %s failed\n", path ? path : "the output");
     return 1;
   }
   if (rc != GV_OK) {
     fprintf(stderr, "gavel audit export: %s\n", err.message);
     return 1;
   }
-  if (out != stdout) printf("exported %lld entries to %s\n", (long long)x.n, argv[0]);
+  if (path) printf("exported %lld entries (%lld withheld until their results are disclosed) to %s\n", (long long)n,
+                   (long long)withheld, path);
   return 0;
 }
 
@@ -921,9 +897,15 @@ static int cmd_checkpoint(void *state, gv_host *h, int argc, char **argv) {
 }
 
 static const gv_plugin_command commands[] = {
-    {"audit verify", "", "check the whole audit log offline: every entry, node and signed checkpoint, and the stored state against it", cmd_verify},
-    {"audit export", "[FILE]", "write the audit log (entries, checkpoints, verifier key) as JSON lines", cmd_export},
+    {"audit verify", "[--bundle FILE [--checkpoint FILE]]", "check the whole audit log offline: every entry, node and signed checkpoint, and the stored state against it; or an exported bundle, without the database", cmd_verify},
+    {"audit export", "[--archive] [FILE]", "write the audit bundle (entries, checkpoints, verifier key, workflow versions, forum) as JSON lines", cmd_export},
     {"audit checkpoint", "", "sign a checkpoint of the log now and print it", cmd_checkpoint},
+    {NULL}};
+
+/* Commands that run without a database: checking a bundle on an auditor's machine. */
+static const gv_plugin_command standalone[] = {
+    {"audit verify", "--bundle FILE [--checkpoint FILE]", "check an exported bundle without the database or the key",
+     audit_bundle_verify_command},
     {NULL}};
 
 static const gv_plugin_route routes[] = {
@@ -943,4 +925,5 @@ const gv_plugin gv_plugin_audit = {
     commands,
     routes,
     {NULL},
+    standalone,
 };

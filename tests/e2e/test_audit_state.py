@@ -90,7 +90,7 @@ class AuditStateTest(GavelTest):
 
         # The event hook handed the log the position's row with its canonical digest.
         export = self.tmp("audit.jsonl")
-        run("audit", "export", "--db", db, export)
+        run("audit", "export", "--db", db, "--archive", export)
         with open(export) as f:
             entries = [json.loads(l)["entry"] for l in f if l.startswith('{"index"')]
         entry = [e for e in entries if e["id"] == position_event][0]

@@ -109,6 +109,8 @@ class SharedObjectPlugin(GavelTest):
         # Version 3: the event hook got the rows each event wrote, with a matching state digest,
         # and the item's row as the creation left it is the one the database holds.
         self.assertGreater(s["state_rows"], 0)
+        self.assertGreater(s["workflow_versions"], 3, "every stored workflow version, with its source")
+        self.assertTrue(s["forum_definition"])
         self.assertGreaterEqual(s["items_matched"], 1)
         self.assertTrue(s["state_digests_ok"])
 

@@ -181,6 +181,12 @@ static int count_state(void *ud, const gv_state_row *row) {
   return 0;
 }
 
+/* Version 5: the workflow versions the record ran under, each with its source. */
+static int count_version(void *ud, const gv_workflow_version *v) {
+  if (v->size >= sizeof *v && v->sha256 && strlen(v->sha256) == 64 && v->source && *v->source) ++*(long long *)ud;
+  return 0;
+}
+
 static void r_state(void *state, gv_host *h, gv_request *r) {
   example *ex = state;
   gv_error err;
@@ -193,10 +199,17 @@ static void r_state(void *state, gv_host *h, gv_request *r) {
   state_count sc = {h, 0, 0};
   long long state_ok = 0, state_bad = 0;
   gv_host_state_rows(h, count_state, &sc, &err);
+  long long versions = 0;
+  gv_host_workflow_versions(h, count_version, &versions, &err);
+  char *definition = gv_host_forum_definition(h);
+  int definition_ok = definition && strstr(definition, "\"members\"") != NULL;
+  free(definition);
   gv_host_sql(h, "SELECT count(*) FROM example_seen WHERE state_ok = 1", NULL, 0, count_row, &state_ok, &err);
   gv_host_sql(h, "SELECT count(*) FROM example_seen WHERE state_ok = 0", NULL, 0, count_row, &state_bad, &err);
   gv_str *s = gv_str_new();
-  gv_str_printf(s, "{\"state_rows\": %lld, \"items_matched\": %lld, \"state_digests_ok\": %s, ", sc.rows,
+  gv_str_printf(s, "{\"workflow_versions\": %lld, \"forum_definition\": %s, ", versions,
+                definition_ok ? "true" : "false");
+  gv_str_printf(s, "\"state_rows\": %lld, \"items_matched\": %lld, \"state_digests_ok\": %s, ", sc.rows,
                 sc.items_matched, state_ok > 0 && state_bad == 0 ? "true" : "false");
   gv_str_printf(s, "\"greeting\": \"%s\", \"seen\": %lld, \"digests\": %s, \"commits\": %ld, \"serving\": %s, ",
                 ex->greeting, seen, digests ? "true" : "false", ex->commits, ex->serving ? "true" : "false");
@@ -365,5 +378,5 @@ static void shutdown_plugin(void *state) { free(state); }
 
 GV_PLUGIN_EXPORT const gv_plugin gavel_plugin = {
     EXAMPLE_API_VERSION, "example", "1.0", "a plugin built outside the tree", init, shutdown_plugin, commands, routes,
-    {0},
+    {0}, NULL,
 };
