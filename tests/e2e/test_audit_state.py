@@ -1,6 +1,6 @@
 """The audit log commits to the state each event leaves: `gavel audit verify` finds a stance,
-a statement, an item's state, a delegate's member state changed in the database file, and a
-row deleted or slipped in, naming the row and the event that last wrote it. A fresh demo
+a statement, an item's state, an erased reservation, a decision's number, a delegate's member
+state changed in the database file, and a row deleted or slipped in, naming the row and the event that last wrote it. A fresh demo
 database verifies as it is."""
 import json
 import os
@@ -75,6 +75,17 @@ class AuditStateTest(GavelTest):
                                {"params": {"stance": "oppose", "statement": "Not as drafted"}}, mg)
         self.assertEqual(st, 200, b)
         position_event = b["receipt"]["event_id"]
+        # A decision adopted with Madagascar's reservation, numbered.
+        chair = srv.login("chair")
+        st, _, b = srv.request("POST", "/v1/forums/midiocc/items",
+                               {"workflow": "decision", "title": "Data sharing",
+                                "params": {"text": "The states share migration data."}}, sec)
+        self.assertEqual(st, 201, b)
+        dec = b["item"]["id"]
+        st, _, b = srv.request("POST", f"/v1/items/{dec}/actions/record_outcome",
+                               {"params": {"outcome": "adopted_with_reservations",
+                                           "reservations": [{"member": "MG", "text": "Madagascar reserves."}]}}, chair)
+        self.assertEqual(st, 200, b)
         # Account changes are events too, and their rows are in the log.
         self.assertEqual(srv.request("PATCH", "/v1/me", {"display_name": "Delegate of Madagascar (MG)"}, mg)[0], 200)
         self.assertEqual(srv.request("PATCH", "/v1/users/observer", {"display_name": "The observer"}, sec)[0], 200)
@@ -110,6 +121,10 @@ class AuditStateTest(GavelTest):
              # gavel init wrote the accounts before the log ran: the entry that caught up with
              # those events took their rows.
              f"users row {km}: changed since event "),
+            ("reservation erased", "UPDATE items SET data = json_set(data, '$.reservations', json('[]')) WHERE id = ?",
+             (dec,), f"items row {dec}: changed since event "),
+            ("decision number", "UPDATE items SET data = json_set(data, '$.number', 'MiDIOCC/2026/99') WHERE id = ?",
+             (dec,), f"items row {dec}: changed since event "),
             ("deleted position", "DELETE FROM positions WHERE id = ?", (pos,),
              f"positions row {pos}: deleted since event {position_event}"),
         ]
