@@ -1,7 +1,7 @@
 """The audit log commits to the state each event leaves: `gavel audit verify` finds a stance,
 a statement, an item's state, an erased reservation, a decision's number, a delegate's member
-state changed in the database file, and a row deleted or slipped in, naming the row and the event that last wrote it. A fresh demo
-database verifies as it is."""
+state changed in the database file, and a row deleted or slipped in, naming the row and the
+event that last wrote it. A fresh demo database verifies as it is."""
 import json
 import os
 import shutil
