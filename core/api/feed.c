@@ -6,25 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A whole number query parameter within [min, max]; answers 422 (as the other lists do) and
- * returns -1 otherwise. */
-static int feed_query(gv_call *c, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out) {
-  char buf[32];
-  const char *v = api_query(c, name, buf, sizeof buf);
-  *out = def;
-  if (v == NULL) return 0;
-  char *end;
-  long long n = strtoll(v, &end, 10);
-  if (*v == '\0' || *end || n < min || n > max) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s must be a whole number from %lld to %lld", name, (long long)min, (long long)max);
-    api_error(c, GV_EPARAM, msg, name);
-    return -1;
-  }
-  *out = n;
-  return 0;
-}
-
 /* Every event of the forum after `after`, in order, as the caller may see them (hidden stances
  * withheld exactly as in an item's event list), with `next`: the value to pass as `after` for
  * the following page, as on every list, except that a feed never ends: on the last page it is
@@ -36,8 +17,9 @@ void h_forum_events(gv_call *c) {
     api_error(c, GV_ENOTFOUND, "no such forum", "forum");
     return;
   }
-  int64_t after, limit, last = 0;
-  if (feed_query(c, "after", 0, 0, INT64_MAX, &after) || feed_query(c, "limit", 100, 1, 1000, &limit)) return;
+  api_page pg;
+  if (api_page_query(c, 100, 1000, &pg) != 0) return;
+  int64_t after = pg.after, limit = pg.limit, last = 0;
   gv_error err;
   /* One more than asked tells whether another page is already waiting. */
   json_t *events = gv_view_feed(c->srv->e, &c->caller, forum, after, (int)limit, &last, &err);
