@@ -4,7 +4,7 @@
 #include "base/crypto.h"
 #include "base/time.h"
 #include "engine/import.h"
-#include "views/exports.h"
+#include "views/ical_csv.h"
 
 #include <stdlib.h>
 #include <string.h>

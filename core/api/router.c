@@ -80,7 +80,7 @@ gv_route *gv_plugin_routes(size_t *n) {
 }
 
 /* Matches path against pattern, capturing {params} into c. */
-static int match(const char *pattern, const char *path, gv_call *c) {
+static int route_match(const char *pattern, const char *path, gv_call *c) {
   int np = 0;
   const char *p = pattern, *s = path;
   while (*p && *s) {
@@ -118,7 +118,7 @@ gv_route *gv_route_find(const char *method, const char *path, gv_call *c, int *p
   size_t sizes[2] = {sizeof routes / sizeof routes[0], np};
   for (int t = 0; t < 2; t++)
     for (size_t i = 0; i < sizes[t]; i++) {
-      if (!match(tables[t][i].pattern, path, c)) continue;
+      if (!route_match(tables[t][i].pattern, path, c)) continue;
       *path_matched = 1;
       if (strcmp(tables[t][i].method, m) == 0) return &tables[t][i];
     }
@@ -134,7 +134,7 @@ void gv_route_allow(const char *path, char *out, size_t size) {
   size_t sizes[2] = {sizeof routes / sizeof routes[0], np};
   for (int t = 0; t < 2; t++)
     for (size_t i = 0; i < sizes[t]; i++) {
-      if (!match(tables[t][i].pattern, path, &scratch)) continue;
+      if (!route_match(tables[t][i].pattern, path, &scratch)) continue;
       int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", tables[t][i].method);
       if (n > 0 && (size_t)n < size - used) used += (size_t)n;
     }

@@ -39,7 +39,7 @@ static void arm_timer(gv_srv *s) {
   uv_timer_start(&s->timer, on_timer, (uint64_t)delay, 0);
 }
 
-static void commit_listener(gv_engine *e, int64_t first, int64_t last, void *ud) {
+static void on_engine_commit(gv_engine *e, int64_t first, int64_t last, void *ud) {
   gv_srv *s = ud;
   api_streams_commit(e, first, last, s);
 }
@@ -236,7 +236,7 @@ int gv_server_run(const gv_config *cfg, gv_engine *e, struct gv_plugins *plugins
     gv_engine_run_due(s->e, &fired);
     if (fired) gv_log(GV_LOG_INFO, "timers.overdue_fired", "count=%d", fired);
   }
-  gv_engine_on_commit(s->e, commit_listener, s);
+  gv_engine_on_commit(s->e, on_engine_commit, s);
   gv_http_limits lim;
   gv_http_limits_default(&lim);
   lim.max_body = cfg->max_body;

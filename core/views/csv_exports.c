@@ -1,5 +1,5 @@
 /* CSV exports: an item's positions (with the visibility rule of the JSON view) and a year's decisions. */
-#include "views/exports.h"
+#include "views/ical_csv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The calendar feed: a reader's meetings and deadlines as iCalendar (RFC 5545) text. */
-#include "views/exports.h"
+#include "views/ical_csv.h"
 
 #include <stdlib.h>
 #include <string.h>

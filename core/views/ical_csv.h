@@ -1,6 +1,6 @@
 /* What a reader takes away: the calendar feed (iCalendar) and CSV exports of positions and decisions. */
-#ifndef GV_VIEWS_EXPORTS_H
-#define GV_VIEWS_EXPORTS_H
+#ifndef GV_VIEWS_ICAL_CSV_H
+#define GV_VIEWS_ICAL_CSV_H
 
 #include "engine/engine.h"
 
